@@ -1,0 +1,316 @@
+//! Reuse of tokens and signing keys.
+//!
+//! A token is reused for the same (kind, signing host, port, user, region, credentials,
+//! lifetime) while at least [`MIN_REMAINING`] of its life is left, and never past the expiry
+//! of the credentials that signed it. A signing key is reused for the same (date, region,
+//! service, credentials). Both caches are bounded; lookups take a read lock only.
+
+use crate::kind::TokenKind;
+use crate::sign::SigningKey;
+use crate::timestamp::UtcSeconds;
+use crate::token::Token;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, RwLock};
+
+/// A token handed out of the cache always has at least this much life left, seconds.
+pub const MIN_REMAINING: u64 = 120;
+/// At most this many tokens are kept.
+pub const TOKEN_CAPACITY: usize = 1024;
+/// At most this many signing keys are kept.
+pub const KEY_CAPACITY: usize = 64;
+
+/// What identifies a token, borrowed from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey<'a> {
+    pub kind: TokenKind,
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub region: &'a str,
+    pub identity: u64,
+    pub expires_in: u32,
+    pub serverless: bool,
+}
+
+impl TokenKey<'_> {
+    fn hash64(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+struct OwnedKey {
+    kind: TokenKind,
+    host: String,
+    port: u16,
+    user: String,
+    region: String,
+    identity: u64,
+    expires_in: u32,
+    serverless: bool,
+}
+
+impl OwnedKey {
+    fn from_key(k: &TokenKey<'_>) -> Self {
+        OwnedKey {
+            kind: k.kind,
+            host: k.host.to_string(),
+            port: k.port,
+            user: k.user.to_string(),
+            region: k.region.to_string(),
+            identity: k.identity,
+            expires_in: k.expires_in,
+            serverless: k.serverless,
+        }
+    }
+
+    fn matches(&self, k: &TokenKey<'_>) -> bool {
+        self.kind == k.kind
+            && self.port == k.port
+            && self.identity == k.identity
+            && self.expires_in == k.expires_in
+            && self.serverless == k.serverless
+            && self.host == k.host
+            && self.user == k.user
+            && self.region == k.region
+    }
+}
+
+struct Entry {
+    key: OwnedKey,
+    token: Token,
+    /// The token is handed out until this instant (its end of life less `MIN_REMAINING`).
+    usable_until: UtcSeconds,
+}
+
+/// The token cache.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    // Keyed by a hash of the borrowed key, so a lookup allocates nothing; the full key is
+    // compared on a hit.
+    entries: RwLock<HashMap<u64, Vec<Entry>>>,
+}
+
+impl TokenCache {
+    /// A token for `key` with enough life left at `now`, if one is cached.
+    pub(crate) fn get(&self, key: &TokenKey<'_>, now: UtcSeconds) -> Option<Token> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&key.hash64())?
+            .iter()
+            .find(|e| e.key.matches(key) && now < e.usable_until)
+            .map(|e| e.token.clone())
+    }
+
+    /// Caches `token` for `key`, if it lives long enough to be worth reusing.
+    pub(crate) fn insert(&self, key: &TokenKey<'_>, token: &Token, now: UtcSeconds) {
+        let usable_until =
+            UtcSeconds::from_unix(token.valid_until().unix().saturating_sub(MIN_REMAINING));
+        if usable_until <= now {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let count: usize = entries.values().map(Vec::len).sum();
+        if count >= TOKEN_CAPACITY {
+            entries.retain(|_, bucket| {
+                bucket.retain(|e| now < e.usable_until);
+                !bucket.is_empty()
+            });
+            if entries.values().map(Vec::len).sum::<usize>() >= TOKEN_CAPACITY {
+                // Still full of live tokens: start over rather than track recency on every hit.
+                entries.clear();
+            }
+        }
+        let bucket = entries.entry(key.hash64()).or_default();
+        bucket.retain(|e| !e.key.matches(key));
+        bucket.push(Entry {
+            key: OwnedKey::from_key(key),
+            token: token.clone(),
+            usable_until,
+        });
+    }
+
+    /// Drops every cached token.
+    pub(crate) fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.read().unwrap().values().map(Vec::len).sum()
+    }
+}
+
+/// What identifies a signing key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct KeyId {
+    day: u64,
+    region: String,
+    service: &'static str,
+    identity: u64,
+}
+
+/// The signing-key cache: deriving a key is four HMACs, most of a token's cost.
+#[derive(Default)]
+pub(crate) struct SigningKeyCache {
+    keys: RwLock<HashMap<KeyId, Arc<SigningKey>>>,
+}
+
+impl SigningKeyCache {
+    /// The key for this day, region, service and credentials, derived with `derive` if absent.
+    pub(crate) fn get_or_derive(
+        &self,
+        time: UtcSeconds,
+        region: &str,
+        service: &'static str,
+        identity: u64,
+        derive: impl FnOnce() -> SigningKey,
+    ) -> Arc<SigningKey> {
+        let id = KeyId {
+            day: time.unix() / 86_400,
+            region: region.to_string(),
+            service,
+            identity,
+        };
+        if let Some(key) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return key.clone();
+        }
+        let key = Arc::new(derive());
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= KEY_CAPACITY {
+            keys.clear();
+        }
+        keys.insert(id, key.clone());
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(user: &str) -> TokenKey<'_> {
+        TokenKey {
+            kind: TokenKind::Rds,
+            host: "db.example.com",
+            port: 5432,
+            user,
+            region: "us-east-1",
+            identity: 7,
+            expires_in: 900,
+            serverless: false,
+        }
+    }
+
+    fn token(signed: u64, valid_until: u64) -> Token {
+        Token::new(
+            format!("t{signed}"),
+            UtcSeconds::from_unix(signed),
+            UtcSeconds::from_unix(valid_until),
+        )
+    }
+
+    #[test]
+    fn hit_while_two_minutes_remain_then_miss() {
+        let cache = TokenCache::default();
+        let t = token(1000, 1900);
+        cache.insert(&key("app"), &t, UtcSeconds::from_unix(1000));
+        let at = |s| cache.get(&key("app"), UtcSeconds::from_unix(s));
+        assert_eq!(at(1000).unwrap().as_str(), "t1000");
+        assert!(at(1900 - MIN_REMAINING - 1).is_some());
+        assert!(at(1900 - MIN_REMAINING).is_none());
+        assert!(
+            cache
+                .get(&key("other"), UtcSeconds::from_unix(1000))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn every_key_field_counts() {
+        let cache = TokenCache::default();
+        let base = key("app");
+        cache.insert(&base, &token(1000, 1900), UtcSeconds::from_unix(1000));
+        let now = UtcSeconds::from_unix(1001);
+        let variants = [
+            TokenKey {
+                kind: TokenKind::Dsql,
+                ..base
+            },
+            TokenKey {
+                host: "db2.example.com",
+                ..base
+            },
+            TokenKey { port: 3306, ..base },
+            TokenKey {
+                user: "App",
+                ..base
+            },
+            TokenKey {
+                region: "us-west-2",
+                ..base
+            },
+            TokenKey {
+                identity: 8,
+                ..base
+            },
+            TokenKey {
+                expires_in: 600,
+                ..base
+            },
+            TokenKey {
+                serverless: true,
+                ..base
+            },
+        ];
+        for v in variants {
+            assert!(cache.get(&v, now).is_none(), "{v:?}");
+        }
+        assert!(cache.get(&base, now).is_some());
+    }
+
+    #[test]
+    fn short_lived_tokens_are_not_cached() {
+        let cache = TokenCache::default();
+        // Credentials expiring in 100 s cap the token's life below MIN_REMAINING.
+        cache.insert(&key("app"), &token(1000, 1100), UtcSeconds::from_unix(1000));
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn stays_bounded() {
+        let cache = TokenCache::default();
+        let users: Vec<String> = (0..TOKEN_CAPACITY * 2 + 5)
+            .map(|i| format!("u{i}"))
+            .collect();
+        for u in &users {
+            cache.insert(&key(u), &token(1000, 1900), UtcSeconds::from_unix(1000));
+            assert!(cache.len() <= TOKEN_CAPACITY);
+        }
+        let last = users.last().unwrap();
+        assert!(cache.get(&key(last), UtcSeconds::from_unix(1000)).is_some());
+    }
+
+    #[test]
+    fn keys_are_per_day_region_and_identity() {
+        let cache = SigningKeyCache::default();
+        let mut derived = 0;
+        let mut get = |t: u64, region: &str, identity: u64| {
+            cache.get_or_derive(UtcSeconds::from_unix(t), region, "rds-db", identity, || {
+                derived += 1;
+                SigningKey::derive("s", UtcSeconds::from_unix(t), region, "rds-db")
+            });
+        };
+        get(0, "us-east-1", 1);
+        get(86_399, "us-east-1", 1); // same day
+        get(86_400, "us-east-1", 1); // next day
+        get(86_400, "us-west-2", 1);
+        get(86_400, "us-west-2", 2);
+        assert_eq!(derived, 4);
+    }
+}

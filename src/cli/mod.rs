@@ -1,0 +1,76 @@
+//! The command line: one file a subcommand. Exit status 0 on success, 1 when the work failed
+//! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
+//! to do; tokens go to stdout only.
+
+mod token;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit status when the work failed (as opposed to a usage error, 2).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for usage and configuration errors.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "iam-db-auth",
+    version,
+    about = "AWS IAM database authentication tokens for RDS, Aurora, DSQL, ElastiCache and MemoryDB",
+    long_about = "Makes AWS IAM database authentication tokens (the password for an IAM-enabled database user), \
+                  from the AWS default credential chain. A drop-in for `aws rds generate-db-auth-token`: \
+                  `iam-db-auth rds generate-db-auth-token --hostname H --port P --username U --region R` works as is."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a token for a database user
+    Token(token::TokenArgs),
+    /// `aws rds ...` compatible commands
+    Rds {
+        #[command(subcommand)]
+        command: RdsCommand,
+    },
+    /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
+    /// local RDS stand-ins and tests
+    Verify(verify::VerifyArgs),
+}
+
+#[derive(Subcommand)]
+enum RdsCommand {
+    /// Same as `iam-db-auth token` (the AWS CLI's name and flags)
+    GenerateDbAuthToken(token::TokenArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(EXIT_USAGE),
+            };
+        }
+    };
+    match cli.command {
+        Command::Token(args)
+        | Command::Rds {
+            command: RdsCommand::GenerateDbAuthToken(args),
+        } => token::run(&args),
+        Command::Verify(args) => verify::run(&args),
+    }
+}
+
+/// Prints `iam-db-auth: error: <message>` to stderr.
+pub fn print_error(message: impl std::fmt::Display) {
+    eprintln!("iam-db-auth: error: {message}");
+}

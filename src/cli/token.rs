@@ -1,0 +1,112 @@
+//! `iam-db-auth token` (and `rds generate-db-auth-token`): print one token.
+
+use super::{EXIT_FAILURE, EXIT_USAGE, print_error};
+use clap::Args;
+use iam_db_auth::config;
+use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// Database endpoint (host name) the client connects to
+    #[arg(long, visible_alias = "hostname", value_name = "HOST")]
+    host: String,
+    /// Database port (required for rds tokens)
+    #[arg(long)]
+    port: Option<u16>,
+    /// Database user the token is for (not used by dsql tokens)
+    #[arg(long, visible_alias = "username", value_name = "USER")]
+    user: Option<String>,
+    /// AWS region [default: from the endpoint name, else AWS_REGION, AWS_DEFAULT_REGION, the profile]
+    #[arg(long)]
+    region: Option<String>,
+    /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
+    #[arg(long, env = config::PROFILE_ENV)]
+    profile: Option<String>,
+    /// Token kind
+    #[arg(long, default_value = "rds", value_parser = parse_kind)]
+    kind: TokenKind,
+    /// Sign for this host instead of --host (tunnels, port-forwards, IP addresses)
+    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    signing_host: Option<String>,
+    /// Sign for this port instead of --port
+    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    signing_port: Option<u16>,
+    /// Token lifetime in seconds (rds: always 900; dsql: up to 604800; elasticache, memorydb: up to 900)
+    #[arg(long)]
+    expires_in: Option<u32>,
+    /// ElastiCache Serverless cache (signs ResourceType=ServerlessCache)
+    #[arg(long)]
+    serverless: bool,
+    /// Sign at this time (RFC 3339, e.g. 2024-08-26T22:00:00Z) instead of now: reproducible
+    /// output for tests and debugging; the token may already be expired
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    signing_time: Option<UtcSeconds>,
+    /// Output format, as the AWS CLI's --output: text prints the token, json a JSON string
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    /// Accepted for AWS CLI compatibility; does nothing
+    #[arg(long, hide = true)]
+    no_cli_pager: bool,
+}
+
+fn parse_kind(text: &str) -> Result<TokenKind, String> {
+    TokenKind::from_name(text).ok_or_else(|| {
+        format!("'{text}' is not a token kind (rds, dsql, dsql-admin, elasticache, memorydb)")
+    })
+}
+
+fn parse_time(text: &str) -> Result<UtcSeconds, String> {
+    UtcSeconds::parse_rfc3339(text)
+        .ok_or_else(|| format!("'{text}' is not an RFC 3339 time such as 2024-08-26T22:00:00Z"))
+}
+
+pub fn run(args: &TokenArgs) -> ExitCode {
+    if args.kind.signs_port() && args.port.is_none() {
+        print_error(format!("--port is required for {} tokens", args.kind));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let user = args.user.as_deref().unwrap_or("");
+    if args.kind.user_parameter().is_some() && args.user.is_none() {
+        print_error(format!("--user is required for {} tokens", args.kind));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let request = TokenRequest {
+        kind: args.kind,
+        host: &args.host,
+        port: args.port.unwrap_or(0),
+        user,
+        region: args.region.as_deref(),
+        signing_host: args.signing_host.as_deref().filter(|h| !h.is_empty()),
+        signing_port: args.signing_port,
+        profile: args.profile.as_deref().filter(|p| !p.is_empty()),
+        expires_in: args.expires_in,
+        serverless: args.serverless,
+        use_cache: true,
+        signing_time: args.signing_time,
+    };
+    match iam_db_auth::token_for(&request) {
+        Ok(token) => {
+            let line = if args.output == "json" {
+                format!("\"{}\"\n", token.as_str())
+            } else {
+                format!("{}\n", token.as_str())
+            };
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(line.as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                print_error("could not write the token to stdout");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            print_error(err.message());
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Settings a user gives through the environment, one name for every door: the C API's
+//! defaults, the MySQL plugin (which has no other way to be configured) and the CLI's flags.
+//! Read once per process, at first use.
+
+use std::sync::OnceLock;
+
+/// Sign for this host instead of the one connected to (tunnels, port-forwards, IPs).
+pub const SIGNING_HOST_ENV: &str = "IAM_DB_AUTH_SIGNING_HOST";
+/// Sign for this port instead of the one connected to.
+pub const SIGNING_PORT_ENV: &str = "IAM_DB_AUTH_SIGNING_PORT";
+/// Take credentials from this AWS profile (for database logins only; `AWS_PROFILE` still
+/// applies when unset).
+pub const PROFILE_ENV: &str = "IAM_DB_AUTH_PROFILE";
+/// `0` turns the token cache off.
+pub const CACHE_ENV: &str = "IAM_DB_AUTH_CACHE";
+/// `1` lets the MySQL plugin send a token over a connection without TLS.
+pub const ALLOW_CLEARTEXT_ENV: &str = "IAM_DB_AUTH_ALLOW_CLEARTEXT";
+
+/// The environment's settings, as read at first use.
+#[derive(Clone, Debug, Default)]
+pub struct EnvDefaults {
+    /// [`SIGNING_HOST_ENV`], if set and non-empty.
+    pub signing_host: Option<String>,
+    /// [`SIGNING_PORT_ENV`]: the port, or the text that is not one (an error at use).
+    pub signing_port: Option<Result<u16, String>>,
+    /// [`PROFILE_ENV`], if set and non-empty.
+    pub profile: Option<String>,
+    /// False when [`CACHE_ENV`] is `0`, `false`, `off` or `no`.
+    pub cache: bool,
+    /// True when [`ALLOW_CLEARTEXT_ENV`] is `1`, `true`, `on` or `yes`.
+    pub allow_cleartext: bool,
+}
+
+impl EnvDefaults {
+    /// Reads the settings from a lookup function (the real environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| get(name).filter(|v| !v.is_empty());
+        EnvDefaults {
+            signing_host: non_empty(SIGNING_HOST_ENV),
+            signing_port: non_empty(SIGNING_PORT_ENV).map(|v| match v.trim().parse::<u16>() {
+                Ok(port) if port != 0 => Ok(port),
+                _ => Err(v),
+            }),
+            profile: non_empty(PROFILE_ENV),
+            cache: !non_empty(CACHE_ENV).is_some_and(|v| is_false(&v)),
+            allow_cleartext: non_empty(ALLOW_CLEARTEXT_ENV).is_some_and(|v| is_true(&v)),
+        }
+    }
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "on" | "yes"
+    )
+}
+
+fn is_false(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "0" | "false" | "off" | "no"
+    )
+}
+
+/// The process's settings (read once).
+pub fn env_defaults() -> &'static EnvDefaults {
+    static DEFAULTS: OnceLock<EnvDefaults> = OnceLock::new();
+    DEFAULTS.get_or_init(|| EnvDefaults::from_lookup(|name| std::env::var(name).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> EnvDefaults {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvDefaults::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let d = from(&[]);
+        assert!(d.cache && !d.allow_cleartext);
+        assert!(d.signing_host.is_none() && d.signing_port.is_none() && d.profile.is_none());
+    }
+
+    #[test]
+    fn parses_values() {
+        let d = from(&[
+            (SIGNING_HOST_ENV, "db.example.com"),
+            (SIGNING_PORT_ENV, "3306"),
+            (PROFILE_ENV, "dbs"),
+            (CACHE_ENV, "off"),
+            (ALLOW_CLEARTEXT_ENV, "1"),
+        ]);
+        assert_eq!(d.signing_host.as_deref(), Some("db.example.com"));
+        assert_eq!(d.signing_port, Some(Ok(3306)));
+        assert_eq!(d.profile.as_deref(), Some("dbs"));
+        assert!(!d.cache && d.allow_cleartext);
+        assert_eq!(
+            from(&[(SIGNING_PORT_ENV, "x")]).signing_port,
+            Some(Err("x".into()))
+        );
+        assert_eq!(
+            from(&[(SIGNING_PORT_ENV, "0")]).signing_port,
+            Some(Err("0".into()))
+        );
+        assert!(!from(&[(ALLOW_CLEARTEXT_ENV, "0")]).allow_cleartext);
+        assert!(from(&[(CACHE_ENV, "")]).cache);
+    }
+}

@@ -1,0 +1,188 @@
+//! The core: turns a validated request into a token. Region, then credentials, then the cache,
+//! then the signer. Every door (C ABI, MySQL plugin, CLI) calls [`token_for`].
+
+use crate::cache::TokenKey;
+use crate::credentials::AwsCredentials;
+use crate::endpoint;
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::{Level, log_at};
+use crate::region::{RegionSource, profile_label};
+use crate::request::TokenRequest;
+use crate::runtime::{self, Core};
+use crate::sign::{self, Presign, SigningKey};
+use crate::timestamp::UtcSeconds;
+use crate::token::Token;
+use std::time::{Instant, SystemTime};
+
+/// Makes (or reuses) a token for `request`, with credentials from the AWS default chain.
+///
+/// Blocks while credentials are looked up: microseconds with environment credentials or a
+/// cached result; at most the credential lookup bound (`IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS`,
+/// default 10 s) when a network source must be asked. Thread-safe.
+pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
+    let started = Instant::now();
+    request.validate()?;
+    let core = runtime::core();
+    let (region, region_source) = resolve_region(&core, request)?;
+    let credentials = core.credentials(request.profile)?;
+    let token = token_with_credentials(&core, request, &region, &credentials)?;
+    log_at!(
+        Level::Debug,
+        "token for {}@{}:{} ({}, region {} from {:?}, credentials from {}) in {} us",
+        request.effective_user(),
+        request.effective_signing_host(),
+        request.effective_signing_port(),
+        request.kind,
+        region,
+        region_source,
+        credentials.source(),
+        started.elapsed().as_micros()
+    );
+    Ok(token)
+}
+
+/// Makes a token with the given credentials, outside the cache and the credential chain (for
+/// callers that manage credentials themselves). `now` is the signing time unless the request
+/// sets one.
+pub fn token_with(
+    request: &TokenRequest<'_>,
+    region: &str,
+    credentials: &AwsCredentials,
+    now: SystemTime,
+) -> Result<Token> {
+    request.validate()?;
+    endpoint::validate_region(region)?;
+    let time = match request.signing_time {
+        Some(t) => t,
+        None => signing_time(now)?,
+    };
+    Ok(sign_now(request, region, credentials, time, None))
+}
+
+fn token_with_credentials(
+    core: &Core,
+    request: &TokenRequest<'_>,
+    region: &str,
+    credentials: &AwsCredentials,
+) -> Result<Token> {
+    let now = signing_time(SystemTime::now())?;
+    let cacheable = request.use_cache && request.signing_time.is_none();
+    let key = TokenKey {
+        kind: request.kind,
+        host: request.effective_signing_host(),
+        port: request.effective_signing_port(),
+        user: request.effective_user(),
+        region,
+        identity: credentials.identity(),
+        expires_in: request.effective_expires_in(),
+        serverless: request.serverless,
+    };
+    if cacheable {
+        if let Some(token) = core.tokens.get(&key, now) {
+            log_at!(
+                Level::Debug,
+                "cache hit for {}@{}:{}",
+                key.user,
+                key.host,
+                key.port
+            );
+            return Ok(token);
+        }
+        log_at!(
+            Level::Debug,
+            "cache miss for {}@{}:{}",
+            key.user,
+            key.host,
+            key.port
+        );
+    }
+    let time = request.signing_time.unwrap_or(now);
+    let token = sign_now(request, region, credentials, time, Some(core));
+    if cacheable {
+        core.tokens.insert(&key, &token, now);
+    }
+    Ok(token)
+}
+
+fn sign_now(
+    request: &TokenRequest<'_>,
+    region: &str,
+    credentials: &AwsCredentials,
+    time: UtcSeconds,
+    core: Option<&Core>,
+) -> Token {
+    let input = Presign {
+        kind: request.kind,
+        host: request.effective_signing_host(),
+        port: request.effective_signing_port(),
+        user: request.effective_user(),
+        region,
+        expires_in: request.effective_expires_in(),
+        time,
+        serverless: request.serverless,
+    };
+    let signing = credentials.signing();
+    let derive = || {
+        SigningKey::derive(
+            signing.secret_access_key,
+            time,
+            region,
+            request.kind.service(),
+        )
+    };
+    let text = match core {
+        Some(core) => {
+            let key = core.keys.get_or_derive(
+                time,
+                region,
+                request.kind.service(),
+                credentials.identity(),
+                derive,
+            );
+            sign::presign_with_key(&input, &signing, &key)
+        }
+        None => sign::presign_with_key(&input, &signing, &derive()),
+    };
+    let mut valid_until = time.plus(u64::from(input.expires_in));
+    if let Some(expiry) = credentials
+        .expires_at()
+        .and_then(UtcSeconds::from_system_time)
+    {
+        valid_until = valid_until.min(expiry);
+    }
+    Token::new(text.as_str(), time, valid_until)
+}
+
+fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
+    UtcSeconds::from_system_time(now).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidSigningTime,
+            "the system clock is before 1970; fix the clock",
+        )
+    })
+}
+
+/// The region for a request: explicit, else from the endpoint name, else configured.
+fn resolve_region(core: &Core, request: &TokenRequest<'_>) -> Result<(String, RegionSource)> {
+    if let Some(region) = request.region {
+        return Ok((region.to_string(), RegionSource::Explicit));
+    }
+    let host = request.effective_signing_host();
+    if let Some(region) = endpoint::infer_region(host) {
+        return Ok((region, RegionSource::Endpoint));
+    }
+    if let Some(region) = crate::region::from_environment()? {
+        return Ok((region, RegionSource::Environment));
+    }
+    if let Some(region) = core.profile_region(request.profile)? {
+        return Ok((region, RegionSource::Profile));
+    }
+    Err(Error::new(
+        ErrorCode::RegionNotFound,
+        format!(
+            "no AWS region for host '{}': it is not an AWS endpoint name that carries one, and neither AWS_REGION, AWS_DEFAULT_REGION nor profile {} sets one; pass a region (--region) or set AWS_REGION",
+            endpoint::shorten(host),
+            profile_label(request.profile)
+        ),
+    ))
+}

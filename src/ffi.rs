@@ -1,0 +1,395 @@
+//! The C ABI: pointer checks, the panic boundary and conversions; nothing else.
+//!
+//! Conventions (also in the README and the header):
+//! - Strings in are NUL-terminated UTF-8, borrowed for the duration of the call.
+//! - Tokens out are owned by the caller and freed with `iam_token_free` (never `free`).
+//! - A function that fails returns NULL and records a code and a complete message for the
+//!   calling thread (`iam_last_error_code`, `iam_last_error_message`). Every `iam_*` call that
+//!   can fail resets them first.
+//! - All functions are thread-safe. None panics across the boundary: a caught panic is
+//!   reported as `IAM_ERROR_INTERNAL`.
+
+use crate::config::{self, EnvDefaults};
+use crate::error::{Error, ErrorCode, Result};
+use crate::kind::TokenKind;
+use crate::request::TokenRequest;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use zeroize::Zeroize;
+
+/// Token kind: RDS and Aurora (MySQL, MariaDB, PostgreSQL). The default.
+pub const IAM_KIND_RDS: u32 = 0;
+/// Token kind: Aurora DSQL, custom database role (`DbConnect`).
+pub const IAM_KIND_DSQL: u32 = 1;
+/// Token kind: Aurora DSQL, the `admin` role (`DbConnectAdmin`).
+pub const IAM_KIND_DSQL_ADMIN: u32 = 2;
+/// Token kind: ElastiCache (Valkey / Redis OSS).
+pub const IAM_KIND_ELASTICACHE: u32 = 3;
+/// Token kind: MemoryDB.
+pub const IAM_KIND_MEMORYDB: u32 = 4;
+
+/// Flag: do not use the token cache for this call (neither read nor fill it).
+pub const IAM_FLAG_NO_CACHE: u32 = 1;
+/// Flag: ElastiCache Serverless (signs `ResourceType=ServerlessCache`).
+pub const IAM_FLAG_SERVERLESS: u32 = 2;
+const KNOWN_FLAGS: u32 = IAM_FLAG_NO_CACHE | IAM_FLAG_SERVERLESS;
+
+/// Options for `iam_token_get_ext`. Initialise with `iam_token_options_init`, then set the
+/// fields you need; unset pointers are NULL and unset numbers 0.
+///
+/// `struct_size` lets the structure grow: the library reads only the fields the caller's
+/// header knew about, and refuses a larger structure whose unknown tail is not all zero.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IamTokenOptions {
+    /// `sizeof(iam_token_options)` as the caller compiled it (set by `iam_token_options_init`).
+    pub struct_size: u32,
+    /// One of `IAM_KIND_*`.
+    pub kind: u32,
+    /// The host connected to. Required.
+    pub host: *const c_char,
+    /// The port connected to. Required for RDS; ignored by kinds that sign no port.
+    pub port: u16,
+    /// The region; NULL or "" to infer it from the host or find it in the configuration.
+    pub region: *const c_char,
+    /// The database user. Required for RDS, ElastiCache and MemoryDB; ignored by DSQL.
+    pub user: *const c_char,
+    /// The AWS profile for credentials; NULL or "" for `IAM_DB_AUTH_PROFILE`, else the
+    /// default chain (which honours `AWS_PROFILE`).
+    pub profile: *const c_char,
+    /// The host to sign for, if not `host`; NULL or "" for `IAM_DB_AUTH_SIGNING_HOST`, else
+    /// `host`.
+    pub signing_host: *const c_char,
+    /// The port to sign for, if not `port`; 0 for `IAM_DB_AUTH_SIGNING_PORT`, else `port`.
+    pub signing_port: u16,
+    /// Token lifetime in seconds; 0 for 900. RDS accepts only 900; DSQL up to 604800.
+    pub expires_in: u32,
+    /// `IAM_FLAG_*` values or-ed together.
+    pub flags: u32,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<(ErrorCode, CString)> = RefCell::new((ErrorCode::Ok, CString::default()));
+}
+
+fn record(code: ErrorCode, message: &str) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = (code, message));
+}
+
+/// Runs an exported function's body: resets the last error, catches panics, records failures.
+fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
+    record(ErrorCode::Ok, "");
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(err)) => {
+            crate::log::log_at!(crate::log::Level::Debug, "C call failed: {}", err.message());
+            record(err.code(), err.message());
+            on_failure
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            record(
+                ErrorCode::Internal,
+                &format!("internal error (a bug in iam-db-auth, please report it): {what}"),
+            );
+            on_failure
+        }
+    }
+}
+
+/// A required string argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string valid for `'a`.
+unsafe fn required_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Error::new(
+            ErrorCode::NullArgument,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: non-NULL and NUL-terminated per this function's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes.to_str().map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidUtf8,
+            format!(
+                "{name} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// An optional string argument: NULL and "" both mean "not given".
+///
+/// # Safety
+/// As [`required_str`].
+unsafe fn optional_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    let text = unsafe { required_str(ptr, name)? };
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// Turns C options into a request, filling unset fields from the environment's settings.
+/// The one conversion path shared by the C ABI and the MySQL plugin.
+///
+/// # Safety
+/// Every non-NULL pointer in `options` points to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn request_from_options<'a>(
+    options: &IamTokenOptions,
+    defaults: &'a EnvDefaults,
+) -> Result<TokenRequest<'a>> {
+    let kind = TokenKind::from_code(options.kind).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidOptions,
+            format!("kind {} is not one of the IAM_KIND_* values", options.kind),
+        )
+    })?;
+    if options.flags & !KNOWN_FLAGS != 0 {
+        return Err(Error::new(
+            ErrorCode::InvalidOptions,
+            format!("unknown flags 0x{:x}", options.flags & !KNOWN_FLAGS),
+        ));
+    }
+    // SAFETY (all four): the caller guarantees the pointers per this function's contract.
+    let host = unsafe { required_str(options.host, "host")? };
+    let user = if kind.user_parameter().is_some() {
+        unsafe { required_str(options.user, "user")? }
+    } else {
+        unsafe { optional_str(options.user, "user")? }.unwrap_or("")
+    };
+    let region = unsafe { optional_str(options.region, "region")? };
+    let profile = unsafe { optional_str(options.profile, "profile")? };
+    let signing_host = unsafe { optional_str(options.signing_host, "signing_host")? };
+
+    let signing_port = match (options.signing_port, &defaults.signing_port) {
+        (0, Some(Ok(port))) => Some(*port),
+        (0, Some(Err(text))) => {
+            return Err(Error::new(
+                ErrorCode::InvalidPort,
+                format!(
+                    "{}='{}' is not a port number (1-65535)",
+                    config::SIGNING_PORT_ENV,
+                    crate::endpoint::shorten(text).escape_debug()
+                ),
+            ));
+        }
+        (0, None) => None,
+        (port, _) => Some(port),
+    };
+    Ok(TokenRequest {
+        kind,
+        host,
+        port: options.port,
+        user,
+        region,
+        signing_host: signing_host.or(defaults.signing_host.as_deref()),
+        signing_port,
+        profile: profile.or(defaults.profile.as_deref()),
+        expires_in: (options.expires_in != 0).then_some(options.expires_in),
+        serverless: options.flags & IAM_FLAG_SERVERLESS != 0,
+        use_cache: defaults.cache && options.flags & IAM_FLAG_NO_CACHE == 0,
+        signing_time: None,
+    })
+}
+
+fn token_to_c(request: &TokenRequest<'_>) -> Result<*mut c_char> {
+    let token = crate::engine::token_for(request)?;
+    let text = CString::new(token.as_str())
+        .map_err(|_| Error::new(ErrorCode::Internal, "token contains a NUL byte"))?;
+    Ok(text.into_raw())
+}
+
+/// Makes an RDS IAM authentication token: the password for `user` at `host:port`.
+///
+/// - `host`: the endpoint connected to, e.g. `mydb.abc123.us-east-1.rds.amazonaws.com`.
+/// - `port`: the database port (3306, 5432, ...).
+/// - `region`: the AWS region, or NULL / "" to infer it from `host` (RDS endpoint names carry
+///   it), else `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's region. No region found is an
+///   error, never a silent default.
+/// - `user`: the database user.
+///
+/// Returns a NUL-terminated token owned by the caller (free it with `iam_token_free`), or
+/// NULL on failure (see `iam_last_error_code` / `iam_last_error_message`).
+///
+/// Blocks while credentials are looked up: microseconds with environment credentials or a
+/// cached token; when a network credential source must be asked, at most
+/// `IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS` (default 10000 ms). Thread-safe; usable after fork.
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string that stays valid during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_get(
+    host: *const c_char,
+    port: u16,
+    region: *const c_char,
+    user: *const c_char,
+) -> *mut c_char {
+    boundary(std::ptr::null_mut(), || {
+        let options = IamTokenOptions {
+            host,
+            port,
+            region,
+            user,
+            ..default_options()
+        };
+        // SAFETY: the pointers come from our caller under this function's contract.
+        let request = unsafe { request_from_options(&options, config::env_defaults())? };
+        token_to_c(&request)
+    })
+}
+
+/// Makes a token with the options in `options` (kind, profile, signing host and port,
+/// lifetime, cache flag). Same ownership, failure, blocking and threading rules as
+/// `iam_token_get`.
+///
+/// # Safety
+/// `options` is NULL or points to an `iam_token_options` of at least `options->struct_size`
+/// readable bytes, initialised with `iam_token_options_init`; its string fields follow the
+/// rules of `iam_token_get`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_get_ext(options: *const IamTokenOptions) -> *mut c_char {
+    boundary(std::ptr::null_mut(), || {
+        // SAFETY: forwarded contract.
+        let options = unsafe { read_options(options)? };
+        // SAFETY: forwarded contract.
+        let request = unsafe { request_from_options(&options, config::env_defaults())? };
+        token_to_c(&request)
+    })
+}
+
+fn default_options() -> IamTokenOptions {
+    IamTokenOptions {
+        struct_size: std::mem::size_of::<IamTokenOptions>() as u32,
+        kind: IAM_KIND_RDS,
+        host: std::ptr::null(),
+        port: 0,
+        region: std::ptr::null(),
+        user: std::ptr::null(),
+        profile: std::ptr::null(),
+        signing_host: std::ptr::null(),
+        signing_port: 0,
+        expires_in: 0,
+        flags: 0,
+    }
+}
+
+/// Copies the caller's options, honouring `struct_size`.
+///
+/// # Safety
+/// As `iam_token_get_ext`.
+unsafe fn read_options(ptr: *const IamTokenOptions) -> Result<IamTokenOptions> {
+    if ptr.is_null() {
+        return Err(Error::new(ErrorCode::NullArgument, "options is NULL"));
+    }
+    let ours = std::mem::size_of::<IamTokenOptions>();
+    // SAFETY: the caller guarantees at least 4 readable bytes (struct_size comes first).
+    let theirs = unsafe { std::ptr::addr_of!((*ptr).struct_size).read_unaligned() } as usize;
+    if theirs < ours {
+        return Err(Error::new(
+            ErrorCode::InvalidOptions,
+            format!(
+                "options.struct_size is {theirs}; this library needs {ours} (call iam_token_options_init first)"
+            ),
+        ));
+    }
+    if theirs > ours {
+        // A newer header: accept only if every field we do not know is zero.
+        // SAFETY: the caller guarantees `theirs` readable bytes.
+        let tail =
+            unsafe { std::slice::from_raw_parts((ptr as *const u8).add(ours), theirs - ours) };
+        if tail.iter().any(|b| *b != 0) {
+            return Err(Error::new(
+                ErrorCode::InvalidOptions,
+                "options set fields this library version does not know; upgrade libiam_db_auth",
+            ));
+        }
+    }
+    // SAFETY: at least `ours` readable bytes, and every field is valid for any bit pattern
+    // (integers and raw pointers).
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Fills `*options` with defaults (RDS, cache on, everything else unset) and its
+/// `struct_size`. Does nothing if `options` is NULL. Never fails, never blocks.
+///
+/// # Safety
+/// `options` is NULL or points to writable memory for one `iam_token_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_options_init(options: *mut IamTokenOptions) {
+    if !options.is_null() {
+        // SAFETY: non-NULL and writable per this function's contract.
+        unsafe { options.write(default_options()) };
+    }
+}
+
+/// Frees a token returned by this library, first overwriting it with zeros. NULL is
+/// accepted and ignored. Never blocks. Thread-safe.
+///
+/// # Safety
+/// `token` is NULL or a pointer returned by `iam_token_get` / `iam_token_get_ext` that has not
+/// been freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_free(token: *mut c_char) {
+    if token.is_null() {
+        return;
+    }
+    // SAFETY: returned by CString::into_raw and not yet freed, per the contract.
+    let owned = unsafe { CString::from_raw(token) };
+    owned.into_bytes_with_nul().zeroize();
+}
+
+/// The code of the last failure on the calling thread (`IAM_ERROR_OK` after a success).
+/// Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_last_error_code() -> ErrorCode {
+    LAST_ERROR.with(|slot| slot.borrow().0)
+}
+
+/// The complete message of the last failure on the calling thread ("" after a success).
+/// Never NULL. The string belongs to the library and stays valid until the next `iam_*` call
+/// on the same thread; copy it to keep it. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().1.as_ptr())
+}
+
+/// A static description of an error code (not of a particular failure). Never NULL; the
+/// string is static. Unknown codes give "unknown error code".
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_error_code_message(code: c_int) -> *const c_char {
+    ErrorCode::from_i32(code)
+        .map(|c| c.description().as_ptr())
+        .unwrap_or(c"unknown error code".as_ptr())
+}
+
+/// Forgets every cached token and credential, so the next call looks everything up again
+/// (for example after rotating keys). Thread-safe; never blocks beyond the cache locks.
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_cache_clear() {
+    boundary((), || {
+        crate::runtime::core().clear();
+        Ok(())
+    })
+}
+
+/// The library version, e.g. "0.1.0". Static; never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    VERSION.as_ptr()
+}

@@ -1,0 +1,103 @@
+//! Where the region comes from when the caller gives none: the endpoint name (see
+//! `endpoint::infer_region`), then `AWS_REGION`, `AWS_DEFAULT_REGION`, then the `region` of the
+//! profile in the shared config file. Never a silent default; never the network (the stock
+//! chain's instance-metadata region lookup can stall for seconds).
+
+use crate::endpoint::{is_region_name, shorten};
+use crate::error::{Error, ErrorCode, Result};
+use futures_util::FutureExt as _;
+use std::borrow::Cow;
+
+/// How a region was found, for logs and messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionSource {
+    /// Passed by the caller.
+    Explicit,
+    /// Read from the endpoint name.
+    Endpoint,
+    /// `AWS_REGION` or `AWS_DEFAULT_REGION`.
+    Environment,
+    /// The profile's `region` setting.
+    Profile,
+}
+
+/// The region from `AWS_REGION`, else `AWS_DEFAULT_REGION`; an error if the set one is not a
+/// region name.
+pub fn from_environment() -> Result<Option<String>> {
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        match std::env::var(var) {
+            Ok(value) if value.is_empty() => continue,
+            Ok(value) => {
+                return if is_region_name(&value) {
+                    Ok(Some(value))
+                } else {
+                    Err(Error::new(
+                        ErrorCode::InvalidRegion,
+                        format!(
+                            "{var}='{}' is not a region name (expected e.g. us-east-1)",
+                            shorten(&value).escape_debug()
+                        ),
+                    ))
+                };
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidRegion,
+                    format!("{var} is not valid UTF-8"),
+                ));
+            }
+            Err(std::env::VarError::NotPresent) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The `region` of a profile in the shared config files (`AWS_CONFIG_FILE`, default
+/// `~/.aws/config`). `profile` `None` means `AWS_PROFILE`, else `default`.
+pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
+    let mut builder = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = profile {
+        builder = builder.profile_name(name);
+    }
+    let provider = builder.build();
+    // The profile files are read with std::fs inside this future: it completes on first poll.
+    let Some(region) = aws_config::meta::region::ProvideRegion::region(&provider).now_or_never()
+    else {
+        return Ok(None);
+    };
+    let Some(region) = region else {
+        return Ok(None);
+    };
+    let region = region.as_ref();
+    if is_region_name(region) {
+        Ok(Some(region.to_string()))
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidRegion,
+            format!(
+                "the region '{}' in profile {} is not a region name",
+                shorten(region).escape_debug(),
+                profile_label(profile)
+            ),
+        ))
+    }
+}
+
+/// The configured region: environment, then profile file.
+pub fn configured_region(profile: Option<&str>) -> Result<Option<String>> {
+    match from_environment()? {
+        Some(region) => Ok(Some(region)),
+        None => from_profile_file(profile),
+    }
+}
+
+/// `'name'` for an explicit profile, else the one the environment selects.
+pub fn profile_label(profile: Option<&str>) -> Cow<'static, str> {
+    match profile {
+        Some(name) => format!("'{}'", shorten(name)).into(),
+        None => match std::env::var("AWS_PROFILE") {
+            Ok(name) if !name.is_empty() => format!("'{}' (AWS_PROFILE)", shorten(&name)).into(),
+            _ => "'default'".into(),
+        },
+    }
+}

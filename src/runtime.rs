@@ -1,0 +1,151 @@
+//! The library's state: one per process image, built lazily, rebuilt after `fork()`.
+//!
+//! It holds the blocking runtime (a current-thread tokio runtime: no worker threads, so
+//! nothing of ours runs unless a caller is inside a call), the credential chains, and the
+//! token and signing-key caches.
+//!
+//! - Threads: every part is `Sync`; lookups take read locks; one thread at a time looks up
+//!   credentials for a given profile while the others wait for its answer.
+//! - fork: the child sees a new fork generation (see `fork`) and builds a new `Core`. The old
+//!   one is leaked on purpose: its locks may be held by parent threads that do not exist in
+//!   the child, and dropping its runtime would wait for them.
+//! - exit and `dlclose`: nothing is torn down at exit (statics are not dropped), so exit never
+//!   waits on us; the library is linked `-z nodelete` (build.rs), so `dlclose` does not
+//!   unmap code that a runtime's blocking-pool thread may still be parked in.
+
+use crate::cache::{SigningKeyCache, TokenCache};
+use crate::credentials::{CredentialChain, RuntimeHandle};
+use crate::error::{Error, ErrorCode, Result};
+use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+/// How long a region read from a profile file is reused, like static credentials.
+const PROFILE_REGION_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+pub(crate) struct Core {
+    generation: u64,
+    runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
+    chains: Mutex<HashMap<Option<String>, Arc<CredentialChain>>>,
+    profile_regions: Mutex<HashMap<Option<String>, (Instant, Option<String>)>>,
+    pub(crate) tokens: TokenCache,
+    pub(crate) keys: SigningKeyCache,
+}
+
+static CORE: ArcSwapOption<Core> = ArcSwapOption::const_empty();
+
+/// The state of this process image.
+pub(crate) fn core() -> Arc<Core> {
+    let generation = crate::fork::generation();
+    loop {
+        let current = CORE.load_full();
+        if let Some(core) = &current {
+            if core.generation == generation {
+                return core.clone();
+            }
+        }
+        let fresh = Arc::new(Core::new(generation));
+        let previous = CORE.compare_and_swap(&current, Some(fresh.clone()));
+        let swapped = match (&*previous, &current) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if swapped {
+            if let Some(stale) = current {
+                // Inherited from the parent across fork(): never drop it (see module docs).
+                std::mem::forget(stale);
+            }
+            return fresh;
+        }
+        // Another thread installed a Core first; use it (ours was never used: drop is safe).
+    }
+}
+
+impl Core {
+    fn new(generation: u64) -> Self {
+        Core {
+            generation,
+            runtime: OnceLock::new(),
+            chains: Mutex::new(HashMap::new()),
+            profile_regions: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
+            keys: SigningKeyCache::default(),
+        }
+    }
+
+    /// The blocking runtime, built on first use.
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
+        self.runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("iam-db-auth-blocking")
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::Internal,
+                    format!("could not start the library's I/O runtime: {e}"),
+                )
+            })
+    }
+
+    /// Credentials for a profile selection (`None`: the default chain).
+    pub(crate) fn credentials(
+        &self,
+        profile: Option<&str>,
+    ) -> Result<Arc<crate::credentials::AwsCredentials>> {
+        let chain = {
+            let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+            chains
+                .entry(profile.map(str::to_string))
+                .or_insert_with(|| Arc::new(CredentialChain::new(profile.map(str::to_string))))
+                .clone()
+        };
+        let get = || self.runtime();
+        chain.credentials(&RuntimeHandle { get: &get })
+    }
+
+    /// The `region` of a profile in the shared config file, re-read at most once a minute.
+    pub(crate) fn profile_region(&self, profile: Option<&str>) -> Result<Option<String>> {
+        let key = profile.map(str::to_string);
+        {
+            let cached = self
+                .profile_regions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((at, region)) = cached.get(&key) {
+                if at.elapsed() < PROFILE_REGION_REUSE {
+                    return Ok(region.clone());
+                }
+            }
+        }
+        let region = crate::region::from_profile_file(profile)?;
+        self.profile_regions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (Instant::now(), region.clone()));
+        Ok(region)
+    }
+
+    /// Forgets cached tokens and credentials (the next call looks everything up again).
+    pub(crate) fn clear(&self) {
+        self.tokens.clear();
+        self.profile_regions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        for chain in self
+            .chains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            chain.invalidate();
+        }
+    }
+}
