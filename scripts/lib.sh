@@ -1,0 +1,41 @@
+# Shared helpers for the project's scripts. Source it: `source scripts/lib.sh`.
+# Sets ROOT (the repository), WORK (scratch space, .work/), BIN and LIB (release artifacts).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="${IAM_TEST_WORK:-$ROOT/.work}"
+BIN="$ROOT/target/release/iam-db-auth"
+LIB="$ROOT/target/release/libiam_db_auth.so"
+VENV="$ROOT/.venv"
+mkdir -p "$WORK"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs the rest of the command line with no AWS settings from the caller's environment, no
+# real metadata endpoint and no shared config files: tests see only what they set up.
+isolated_aws_env() {
+  local vars=()
+  while IFS='=' read -r name _; do
+    case "$name" in AWS_*|IAM_DB_AUTH_*) vars+=("-u" "$name") ;; esac
+  done < <(env)
+  env "${vars[@]}" \
+    AWS_EC2_METADATA_DISABLED=true \
+    AWS_CONFIG_FILE="$WORK/no-aws-config" \
+    AWS_SHARED_CREDENTIALS_FILE="$WORK/no-aws-credentials" \
+    "$@"
+}
+
+# Demo credentials: a long-term key the local verifier knows (not an AWS key).
+DEMO_ACCESS_KEY_ID="AKIAIAMDBAUTHDEMO001"
+DEMO_SECRET_ACCESS_KEY="iamDbAuthDemoSecret/0123456789+abcdefghijkl"
+
+# Writes a keystore file for the verifier with the demo key and any extra lines given.
+write_keystore() {
+  local file="$1"; shift
+  {
+    echo "# access_key_id secret_access_key [session_token]"
+    echo "$DEMO_ACCESS_KEY_ID $DEMO_SECRET_ACCESS_KEY"
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+  chmod 600 "$file"
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian 12 machine (idempotent):
+# Debian packages, Rust components, and a Python venv in .venv.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(
+  build-essential pkg-config valgrind golang-go python3-venv python3-dev
+  mariadb-server mariadb-client libmariadb-dev libpam0g-dev
+  postgresql postgresql-client libpq-dev openssl
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian server packages start services on install; the tests run their own instances.
+for svc in mariadb postgresql; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+
+for component in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  say "creating Python venv in $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
