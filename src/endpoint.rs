@@ -39,7 +39,7 @@ pub fn validate_host(host: &str) -> Result<()> {
     if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid(format!(
             "host '{}' contains whitespace or control characters",
-            host.escape_debug()
+            shorten(host).escape_debug()
         ));
     }
     if let Some(inner) = host.strip_prefix('[') {
@@ -385,6 +385,15 @@ mod tests {
                 ErrorCode::InvalidRegion
             );
         }
+    }
+
+    #[test]
+    fn control_characters_are_quoted_shortened() {
+        // Fuzz finding: 253 control characters came back escaped in full (1.5 KB).
+        let host = format!("[{}", "\x18".repeat(200));
+        let err = validate_host(&host).unwrap_err();
+        assert!(err.message().contains("control characters"));
+        assert!(err.message().len() < 600, "{}", err.message().len());
     }
 
     #[test]

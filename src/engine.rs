@@ -154,12 +154,17 @@ fn sign_now(
 }
 
 fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
-    UtcSeconds::from_system_time(now).ok_or_else(|| {
-        Error::new(
+    match UtcSeconds::from_system_time(now) {
+        None => Err(Error::new(
             ErrorCode::InvalidSigningTime,
             "the system clock is before 1970; fix the clock",
-        )
-    })
+        )),
+        Some(t) if t > UtcSeconds::LAST_SIGNABLE => Err(Error::new(
+            ErrorCode::InvalidSigningTime,
+            "the system clock is after the year 9999, which a token cannot name; fix the clock",
+        )),
+        Some(t) => Ok(t),
+    }
 }
 
 /// The region for a request: explicit, else from the endpoint name, else configured.
@@ -185,4 +190,45 @@ fn resolve_region(core: &Core, request: &TokenRequest<'_>) -> Result<(String, Re
             profile_label(request.profile)
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Expectation, Keystore, verify};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn creds() -> AwsCredentials {
+        AwsCredentials::new("AKIDEXAMPLE", "engine-test-secret", None, None, "test")
+    }
+
+    #[test]
+    fn clocks_outside_what_a_token_can_name_are_errors_not_panics() {
+        // Fuzz finding: a clock (or signing time) past the year 9999 panicked in aws-sigv4.
+        let request = TokenRequest::new("db.internal", 5432, "app");
+        let past_9999 = UNIX_EPOCH + Duration::from_secs(UtcSeconds::LAST_SIGNABLE.unix() + 1);
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(1);
+        for clock in [past_9999, before_1970] {
+            let err = token_with(&request, "us-east-1", &creds(), clock).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidSigningTime, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_last_signable_second_makes_a_token_the_verifier_accepts() {
+        let last = UtcSeconds::LAST_SIGNABLE;
+        let request = TokenRequest::new("db.internal", 5432, "app").signing_time(last);
+        let token = token_with(&request, "us-east-1", &creds(), UNIX_EPOCH).unwrap();
+        assert!(token.as_str().contains("X-Amz-Date=99991231T235959Z"));
+        let mut keys = Keystore::default();
+        keys.add("AKIDEXAMPLE", "engine-test-secret", None);
+        let endpoints = ["db.internal:5432".to_string()];
+        let expect = Expectation {
+            kind: crate::TokenKind::Rds,
+            endpoints: &endpoints,
+            region: "us-east-1",
+            user: "app",
+        };
+        assert!(verify(token.as_str(), &expect, &keys, last).is_ok());
+    }
 }

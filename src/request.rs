@@ -181,6 +181,18 @@ impl<'a> TokenRequest<'a> {
                 ),
             ));
         }
+        if let Some(time) = self.signing_time {
+            if time > UtcSeconds::LAST_SIGNABLE {
+                return Err(Error::new(
+                    ErrorCode::InvalidSigningTime,
+                    format!(
+                        "the signing time ({} s after 1970) is after {}, the last time a token can name",
+                        time.unix(),
+                        UtcSeconds::LAST_SIGNABLE.rfc3339()
+                    ),
+                ));
+            }
+        }
         if self.serverless && self.kind != TokenKind::ElastiCache {
             return Err(Error::new(
                 ErrorCode::InvalidOptions,
@@ -332,6 +344,17 @@ mod tests {
                 },
                 ErrorCode::InvalidOptions,
                 "serverless",
+            ),
+            // Fuzz finding: a signing time past the year 9999 panicked inside aws-sigv4.
+            (
+                rds().signing_time(UtcSeconds::from_unix(UtcSeconds::LAST_SIGNABLE.unix() + 1)),
+                ErrorCode::InvalidSigningTime,
+                "9999-12-31T23:59:59Z",
+            ),
+            (
+                rds().signing_time(UtcSeconds::from_unix(u64::MAX)),
+                ErrorCode::InvalidSigningTime,
+                "last time",
             ),
         ];
         for (req, code, needle) in table {

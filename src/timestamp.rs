@@ -19,6 +19,10 @@ struct Civil {
 }
 
 impl UtcSeconds {
+    /// The last instant SigV4 can write, 9999-12-31T23:59:59Z: `X-Amz-Date` has a four-digit
+    /// year (and aws-sigv4's date formatting panics past it). Signing times must not exceed it.
+    pub const LAST_SIGNABLE: UtcSeconds = UtcSeconds(253_402_300_799);
+
     /// The instant `secs` seconds after 1970-01-01T00:00:00Z.
     pub fn from_unix(secs: u64) -> Self {
         UtcSeconds(secs)
@@ -36,9 +40,10 @@ impl UtcSeconds {
         self.0
     }
 
-    /// As a `SystemTime`.
+    /// As a `SystemTime` (clamped to what `SystemTime` holds, about 292 billion years, so it
+    /// never panics).
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0)
+        UNIX_EPOCH + Duration::from_secs(self.0.min(i64::MAX as u64))
     }
 
     /// This instant plus `secs` seconds (saturating).
@@ -107,7 +112,8 @@ impl UtcSeconds {
     }
 
     /// Parses RFC 3339 (`2024-08-26T22:00:00Z`, fractional seconds and `+hh:mm` offsets
-    /// allowed; fractions are truncated, as SigV4 signs whole seconds).
+    /// allowed; fractions are truncated, as SigV4 signs whole seconds). Instants before 1970 or
+    /// after [`UtcSeconds::LAST_SIGNABLE`] (reachable through an offset) are refused.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let b = text.as_bytes();
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
@@ -147,7 +153,7 @@ impl UtcSeconds {
             _ => return None,
         };
         let utc = base - offset;
-        (utc >= 0).then_some(UtcSeconds(utc as u64))
+        (utc >= 0 && utc as u64 <= Self::LAST_SIGNABLE.0).then_some(UtcSeconds(utc as u64))
     }
 }
 
@@ -251,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn the_last_signable_instant_round_trips_and_huge_ones_do_not_panic() {
+        let last = UtcSeconds::LAST_SIGNABLE;
+        assert_eq!(last.rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(UtcSeconds::parse_rfc3339(&last.rfc3339()), Some(last));
+        assert_eq!(
+            UtcSeconds::parse_rfc3339("9999-12-31T23:59:59+01:00"),
+            Some(UtcSeconds::from_unix(last.unix() - 3600))
+        );
+        let huge = UtcSeconds::from_unix(u64::MAX);
+        assert!(huge.to_system_time() > last.to_system_time());
+        assert!(!huge.amz_date_time().is_empty());
+    }
+
+    #[test]
     fn rejects_malformed_timestamps() {
         for bad in [
             "",
@@ -264,6 +284,9 @@ mod tests {
             "2024-08-26T22:00:00+2:00",
             "1969-12-31T23:59:59Z",
             "2024-08-26T22:00:0xZ",
+            // Fuzz finding: an offset carried this past the year 9999, which SigV4 cannot
+            // write (the CLI's --signing-time then panicked inside aws-sigv4).
+            "9999-12-31T23:59:59-01:00",
         ] {
             assert_eq!(UtcSeconds::parse_rfc3339(bad), None, "{bad:?}");
         }
