@@ -211,7 +211,7 @@ mod tests {
 
     fn token(signed: u64, valid_until: u64) -> Token {
         Token::new(
-            format!("t{signed}"),
+            format!("t{signed}").into(),
             UtcSeconds::from_unix(signed),
             UtcSeconds::from_unix(valid_until),
         )

@@ -150,7 +150,7 @@ fn sign_now(
     {
         valid_until = valid_until.min(expiry);
     }
-    Token::new(text.as_str(), time, valid_until)
+    Token::new(text, time, valid_until)
 }
 
 fn signing_time(now: SystemTime) -> Result<UtcSeconds> {

@@ -39,6 +39,8 @@ pub mod request;
 /// cbindgen:ignore
 mod runtime;
 /// cbindgen:ignore
+pub mod secret;
+/// cbindgen:ignore
 pub mod sign;
 /// cbindgen:ignore
 pub mod timestamp;

@@ -12,6 +12,7 @@
 //!   `X-Amz-SignedHeaders`.
 
 use crate::kind::TokenKind;
+use crate::secret::SecretString;
 use crate::timestamp::UtcSeconds;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -85,9 +86,10 @@ impl SigningKey {
 }
 
 impl SigningKey {
-    /// The hex signature of a string to sign (`aws-sigv4`'s HMAC).
-    pub fn sign(&self, string_to_sign: &[u8]) -> String {
-        aws_sigv4::sign::v4::calculate_signature(&*self.0, string_to_sign)
+    /// The hex signature of a string to sign (`aws-sigv4`'s HMAC). Secret: with the public
+    /// parameters it is the token.
+    pub fn sign(&self, string_to_sign: &[u8]) -> SecretString {
+        aws_sigv4::sign::v4::calculate_signature(&*self.0, string_to_sign).into()
     }
 }
 
@@ -98,7 +100,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// Signs a token, deriving the signing key.
-pub fn presign(input: &Presign<'_>, credentials: &SigningCredentials<'_>) -> Zeroizing<String> {
+pub fn presign(input: &Presign<'_>, credentials: &SigningCredentials<'_>) -> SecretString {
     let key = SigningKey::derive(
         credentials.secret_access_key,
         input.time,
@@ -114,7 +116,7 @@ pub fn presign_with_key(
     input: &Presign<'_>,
     credentials: &SigningCredentials<'_>,
     key: &SigningKey,
-) -> Zeroizing<String> {
+) -> SecretString {
     let amz_date = input.time.amz_date_time();
     let scope = credential_scope(input.time, input.region, input.kind.service());
 
@@ -142,15 +144,22 @@ pub fn presign_with_key(
     head.push_str("&X-Amz-Expires=");
     let _ = write!(head, "{}", input.expires_in);
 
-    let mut security = Zeroizing::new(String::new());
-    if let Some(session_token) = credentials.session_token.filter(|t| !t.is_empty()) {
-        security.push_str("&X-Amz-Security-Token=");
-        uri_encode_into(&mut security, session_token);
+    // Buffers holding the session token or the signature are SecretStrings sized up front
+    // (and wiped, not left behind, if they must grow).
+    const SECURITY_TOKEN: &str = "&X-Amz-Security-Token=";
+    let session_token = credentials.session_token.filter(|t| !t.is_empty());
+    let mut security = SecretString::with_capacity(
+        session_token.map_or(0, |t| SECURITY_TOKEN.len() + 3 * t.len()),
+    );
+    if let Some(session_token) = session_token {
+        security.push_str(SECURITY_TOKEN);
+        uri_encode_into(security.room_for(3 * session_token.len()), session_token);
     }
     const SIGNED_HEADERS: &str = "&X-Amz-SignedHeaders=host";
 
     let host_lower = input.host.to_ascii_lowercase();
-    let mut canonical = Zeroizing::new(String::with_capacity(head.len() + security.len() + 200));
+    let mut canonical =
+        SecretString::with_capacity(head.len() + security.len() + host_lower.len() + 128);
     canonical.push_str("GET\n/\n");
     canonical.push_str(&head);
     canonical.push_str(&security);
@@ -167,9 +176,8 @@ pub fn presign_with_key(
     let string_to_sign = string_to_sign(&amz_date, &scope, canonical.as_bytes());
     let signature = key.sign(string_to_sign.as_bytes());
 
-    let mut token = Zeroizing::new(String::with_capacity(
-        input.host.len() + head.len() + security.len() + 128,
-    ));
+    let mut token =
+        SecretString::with_capacity(input.host.len() + head.len() + security.len() + 128);
     if input.kind.host_is_resource_name() {
         token.push_str(&host_lower);
     } else {

@@ -1,29 +1,25 @@
 //! A token as handed to callers: the text, when it was signed, and until when it is valid.
 //! Cheap to clone (shared); the text is wiped when the last clone is dropped.
 
+use crate::secret::SecretString;
 use crate::timestamp::UtcSeconds;
 use std::sync::Arc;
 use std::time::SystemTime;
-use zeroize::Zeroizing;
 
 /// An authentication token: the password to send to the database.
 #[derive(Clone)]
 pub struct Token(Arc<Inner>);
 
 struct Inner {
-    text: Zeroizing<String>,
+    text: SecretString,
     signed_at: UtcSeconds,
     valid_until: UtcSeconds,
 }
 
 impl Token {
-    pub(crate) fn new(
-        text: impl Into<String>,
-        signed_at: UtcSeconds,
-        valid_until: UtcSeconds,
-    ) -> Self {
+    pub(crate) fn new(text: SecretString, signed_at: UtcSeconds, valid_until: UtcSeconds) -> Self {
         Token(Arc::new(Inner {
-            text: Zeroizing::new(text.into()),
+            text,
             signed_at,
             valid_until,
         }))
