@@ -137,6 +137,9 @@ accepted "mariadb: iam_user (no REQUIRE SSL) also logs in without TLS" "iam_user
 tok_ssl="$(m_token iam_ssl_user)"
 accepted "mariadb: REQUIRE SSL user logs in over TLS" "iam_ssl_user@%" m_login "$tok_ssl" iam_ssl_user "${m_tls[@]}"
 refused "mariadb: REQUIRE SSL user without TLS is refused (the token itself is valid)" mariadb - m_login "$tok_ssl" iam_ssl_user --skip-ssl
+accepted "mariadb: over the unix socket, a token for localhost:$M_PORT logs in as iam_user@localhost" "iam_user@localhost" \
+  bash -c "MYSQL_PWD=\"\$1\" mariadb --no-defaults --socket=\"\$2\" -u iam_user -N -B -e 'SELECT CURRENT_USER()' 2>&1" _ \
+  "$(token --host localhost --port "$M_PORT" --user iam_user)" "$IAM_STANDIN_MARIADB_SOCKET"
 tok_rds="$(token --host 127.0.0.1 --port "$M_PORT" --user iam_user --signing-host "$IAM_STANDIN_MARIADB_RDS_HOST" --signing-port 3306)"
 accepted "mariadb: token signed for $IAM_STANDIN_MARIADB_RDS_HOST:3306 (signing-host override)" "iam_user@%" m_login "$tok_rds" iam_user "${m_tls[@]}"
 tok_temp="$(token_with "$TEMP_ID" "$TEMP_SECRET" "$TEMP_SESSION" --host 127.0.0.1 --port "$M_PORT" --user iam_user)"
@@ -260,7 +263,7 @@ for what in token verify mariadb psql mariadb_admin psql_admin; do
   lat[$what]="$(median <"$TMP/lat-$what")"
 done
 {
-  echo "login latency, median of $LOGINS runs, microseconds (whole client process):"
+  echo "login latency, median of $LOGINS runs, microseconds (whole client process; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores):"
   echo "  iam-db-auth token (one process)            ${lat[token]}"
   echo "  iam-db-auth verify (one process)           ${lat[verify]}"
   echo "  mariadb CLI, token over TLS, SELECT         ${lat[mariadb]}"
