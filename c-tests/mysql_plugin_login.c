@@ -12,6 +12,7 @@
  *                     Connector/C deinits and dlcloses the plugin, then loads it again
  *   --record TABLE    after each login run INSERT INTO TABLE VALUES (CONNECTION_ID(), '<pid>')
  *   --timing          print the median, 10th and 90th percentile of the login times
+ *   --print-times     print each login's time, one "login_ms <ms>" line per login
  *   --expect-error N  every login must fail with mysql_errno() == N (its message is printed)
  * Prints "logins ok: N of M"; exits 0 when every login went as expected.
  *
@@ -29,14 +30,14 @@ struct options {
     const char *host, *user, *ca, *plugin_dir, *record;
     unsigned int port;
     long count;
-    int reinit, timing;
+    int reinit, timing, print_times;
     unsigned int expect_error;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: mysql_plugin_login [--ca FILE] [--plugin-dir DIR] [--count N] [--reinit]\n"
-                    "       [--record TABLE] [--timing] [--expect-error N] HOST PORT USER\n");
+                    "       [--record TABLE] [--timing] [--print-times] [--expect-error N] HOST PORT USER\n");
     exit(2);
 }
 
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
             o.reinit = 1;
         else if (!strcmp(a, "--timing"))
             o.timing = 1;
+        else if (!strcmp(a, "--print-times"))
+            o.print_times = 1;
         else if (i + 1 >= argc)
             usage();
         else if (!strcmp(a, "--ca"))
@@ -157,6 +160,8 @@ int main(int argc, char **argv)
     }
     mysql_library_end();
     printf("logins ok: %ld of %ld\n", good, o.count);
+    for (long n = 0; o.print_times && n < o.count; n++)
+        printf("login_ms %.3f\n", times[n]);
     if (o.timing) {
         qsort(times, (size_t)o.count, sizeof *times, by_value);
         printf("login ms: median %.3f p10 %.3f p90 %.3f (n=%ld)\n", times[o.count / 2],
