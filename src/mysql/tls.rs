@@ -7,7 +7,10 @@
 //! fails the login at the end unless the password-hashing handshake vouches for the server,
 //! which a cleartext plugin cannot do). A token must not be sent to such a server, so that byte
 //! is read too: 3.4 renamed 3.3's never-written `net.unused_2` to `tls_verify_status`, at the
-//! same offset, and `mysql_init` zeroes the structure, so it reads 0 under 3.3.
+//! same offset, and `mysql_init` zeroes the structure, so it reads 0 under 3.3. (In 3.4.1 the
+//! provisional path needs a password, and the plugin makes tokens only when none was given, so
+//! this is defence in depth: 3.4.1 itself refuses an unverifiable certificate on a connection
+//! to any host but 127.0.0.1, ::1 or a Unix socket, for which it waives the trust check.)
 
 use super::bindings::MYSQL;
 
