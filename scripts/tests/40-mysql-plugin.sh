@@ -183,6 +183,23 @@ if cc -Wall -Wextra -Werror $(mariadb_config --cflags) "$ROOT/c-tests/mysql_plug
   out="$(isolated_aws_env "${demo_creds[@]}" "$CPROG" --plugin-dir "$PLUGINS" --expect-error 2061 127.0.0.1 "$PORT" iam_user 2>&1)"
   expect "C program without TLS: mysql_error() carries the plugin's reason" "$out" "expected error 2061: iam-db-auth: refused .*without TLS"
 
+  # Loaded twice: a process that already has libiam_db_auth.so (here preloaded, as a program
+  # linked against the C API has it) loads the plugin through the link: the dynamic loader sees
+  # the same file and maps no second copy (no new link map). A --copy directory is a second
+  # file, a second instance; it works too.
+  out="$(isolated_aws_env "${demo_creds[@]}" LD_DEBUG=files LD_PRELOAD="$LIB" MARIADB_PLUGIN_DIR="$PLUGINS" \
+    "$CPROG" --ca "$CA" 127.0.0.1 "$PORT" iam_user 2>&1)"
+  if grep -q "logins ok: 1 of 1" <<<"$out" && grep -q "$PLUGINS/mysql_clear_password.so \[0\];  dynamically loaded" <<<"$out" &&
+    ! grep -q "$PLUGINS/mysql_clear_password.so \[0\];  generating link map" <<<"$out"; then
+    pass "with libiam_db_auth.so already loaded, the linked plugin is the same object, and logs in"
+  else
+    fail "with libiam_db_auth.so already loaded, the linked plugin is the same object" "$(grep -E 'mysql_clear_password|logins ok|login failed' <<<"$out")"
+  fi
+  "$BIN" mysql-plugin install "$TMP/copied" --copy >/dev/null
+  out="$(isolated_aws_env "${demo_creds[@]}" LD_PRELOAD="$LIB" MARIADB_PLUGIN_DIR="$TMP/copied" \
+    "$CPROG" --ca "$CA" --count 2 --reinit 127.0.0.1 "$PORT" iam_user 2>&1)"
+  expect "with libiam_db_auth.so already loaded, a copied plugin (second instance) logs in" "$out" "logins ok: 2 of 2"
+
   # 200 logins from 8 processes at once; each login inserts its connection id on the server.
   mariadb --no-defaults --socket="$IAM_STANDIN_MARIADB_SOCKET" -uroot -e \
     "CREATE OR REPLACE TABLE $DB.plugin_logins (id BIGINT PRIMARY KEY, client VARCHAR(32))"
