@@ -79,18 +79,27 @@ fn verify(
     user: &str,
     keystore: &Path,
 ) -> Output {
+    verify_with(
+        sandbox,
+        token,
+        &[
+            "verify",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            endpoint,
+            "--region",
+            region,
+            "--user",
+            user,
+        ],
+    )
+}
+
+/// Runs `iam-db-auth ARGS` with `token` on stdin, byte for byte.
+fn verify_with(sandbox: &Sandbox, token: &str, args: &[&str]) -> Output {
     use std::io::Write as _;
-    let mut c = sandbox.cmd(&[
-        "verify",
-        "--keystore",
-        keystore.to_str().unwrap(),
-        "--endpoint",
-        endpoint,
-        "--region",
-        region,
-        "--user",
-        user,
-    ]);
+    let mut c = sandbox.cmd(args);
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -243,6 +252,54 @@ fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[test]
+fn exact_stdin_takes_the_password_as_sent_so_a_trailing_newline_is_refused() {
+    let s = Sandbox::new("verify-exact");
+    let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-1",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    let token = line.trim_end_matches('\n');
+    let args = |exact: bool| {
+        let mut a = vec![
+            "verify",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            "db.internal:5432",
+            "--region",
+            "us-east-1",
+            "--user",
+            "app",
+        ];
+        if exact {
+            a.push("--exact");
+        }
+        a
+    };
+    // The PAM module's way (--exact): only the token itself is accepted, as on RDS.
+    let exact_ok = verify_with(&s, token, &args(true));
+    assert!(exact_ok.status.success(), "{}", stderr(&exact_ok));
+    for with_newline in [format!("{token}\n"), format!("{token}\r\n")] {
+        let refused = verify_with(&s, &with_newline, &args(true));
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("X-Amz-Signature is not"));
+        // Without --exact (a shell's `echo | verify`), one trailing newline is dropped.
+        let lenient = verify_with(&s, &with_newline, &args(false));
+        assert!(lenient.status.success(), "{}", stderr(&lenient));
+    }
 }
 
 #[test]

@@ -6,13 +6,16 @@
 #   stop    stops it and removes its PAM service file; nothing is left running
 #   status  prints "running ..." (exit 0) or "stopped" (exit 3)
 #   env     prints `export NAME=value` lines for a test to eval (works running or not):
-#     IAM_STANDIN_MARIADB_HOST      127.0.0.1 (loopback only)
+#     IAM_STANDIN_MARIADB_HOST      127.0.0.1 (loopback only; libmariadb turns host "localhost" into
+#                                   the default unix socket: use 127.0.0.1 or --protocol=tcp)
 #     IAM_STANDIN_MARIADB_PORT      the TCP port (default 13306; set IAM_STANDIN_MARIADB_PORT to change)
 #     IAM_STANDIN_MARIADB_SOCKET    unix socket; `mariadb --socket=$IAM_STANDIN_MARIADB_SOCKET -uroot`
-#                                   is the admin (as OS user root)
+#                                   is the admin (as OS user root); IAM users log in over it too
+#                                   (as u@localhost, with tokens for localhost:PORT)
 #     IAM_STANDIN_MARIADB_CA        CA file that signed the server certificate (--ssl-ca)
 #     IAM_STANDIN_MARIADB_USER      iam_user: logs in with a token, TLS optional
-#     IAM_STANDIN_MARIADB_SSL_USER  iam_ssl_user: logs in with a token, REQUIRE SSL
+#     IAM_STANDIN_MARIADB_SSL_USER  iam_ssl_user: logs in with a token, REQUIRE SSL (MariaDB counts
+#                                   its unix socket as secure: only TCP without TLS is refused)
 #     IAM_STANDIN_MARIADB_DATABASE  iam_test: both users have all privileges on it
 #     IAM_STANDIN_MARIADB_RDS_HOST  an RDS-like name (in the certificate); tokens signed for it with
 #     IAM_STANDIN_MARIADB_RDS_PORT  port 3306 are accepted too (signing-host/port override)
@@ -100,6 +103,7 @@ start() {
   standin_build
   standin_certs
   standin_keystore
+  standin_port_free "$PORT" IAM_STANDIN_MARIADB_PORT
   mkdir -p "$INSTANCE/run" "$INSTANCE/log"
   write_pam_service
   if [[ ! -d "$DATA/mysql" ]]; then
@@ -135,7 +139,8 @@ stop() {
     standin_kill "$pid" 60
     say "mariadb stand-in stopped (port $PORT)"
   fi
-  rm -f "/etc/pam.d/$SERVICE" "$PIDFILE"
+  standin_pam_remove "$SERVICE"
+  rm -f "$PIDFILE"
 }
 
 status() {
