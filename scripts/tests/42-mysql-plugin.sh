@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage 40: the mysql_clear_password plugin logs real libmariadb clients in to the MariaDB
+# Stage 42: the mysql_clear_password plugin logs real libmariadb clients in to the MariaDB
 # stand-in for RDS (scripts/standin/mariadb.sh) with IAM tokens, by configuration alone.
 #
 # Clients: the `mariadb` CLI through each of the three ways of pointing libmariadb at a plugin
