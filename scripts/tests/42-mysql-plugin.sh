@@ -14,6 +14,12 @@
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 export IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_MARIADB_PORT:-13307}"
+# Listen on ::1 too, when the machine has IPv6 loopback, for the IPv6 client check.
+HAVE_IPV6=0
+if [[ -r /proc/net/if_inet6 ]] && grep -q "^0\{31\}1 " /proc/net/if_inet6; then
+  HAVE_IPV6=1
+  export IAM_STANDIN_MARIADB_BIND="127.0.0.1,::1"
+fi
 STANDIN="$ROOT/scripts/standin"
 TMP="$(mktemp -d "$WORK/mysql-plugin-test.XXXXXX")"
 PLUGINS="$TMP/plugins"
@@ -100,6 +106,15 @@ m() {
   shift
   mdb "$user" "${envs[@]}" -- --defaults-file="$TMP/my.cnf" "$@"
 }
+
+# An IPv6 literal host: the plugin signs for [::1]:PORT, as the host header would be written.
+if ((HAVE_IPV6)); then
+  out="$(isolated_aws_env "${demo_creds[@]}" mariadb --defaults-file="$TMP/my.cnf" -h ::1 -P "$PORT" \
+    -u iam_user -N -B -e "SELECT CURRENT_USER()" 2>&1)"
+  expect "IPv6 literal host (::1): token signed for [::1]:PORT" "$out" "^iam_user@%$"
+else
+  printf '  SKIP  IPv6 literal host: this machine has no IPv6 loopback (not counted as passed)\n'
+fi
 
 # --- TLS ----------------------------------------------------------------------------------------
 out="$(m iam_ssl_user "${demo_creds[@]}" --)"

@@ -148,3 +148,35 @@ unsafe fn send(vio: *mut MYSQL_PLUGIN_VIO, packet: &[u8]) -> Result<(), Failure>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn the_declaration_is_what_the_loader_checks() {
+        // SAFETY: the declaration is never written; reading it is what Connector/C does.
+        let d = unsafe { &*_mysql_client_plugin_declaration_.0.get() };
+        assert_eq!(d.type_, 2, "MYSQL_CLIENT_AUTHENTICATION_PLUGIN");
+        // Connector/C 3.3 and 3.4 compare only the major byte.
+        assert_eq!(d.interface_version >> 8, 0x01);
+        // The loader requires the name to equal the file name (mysql_clear_password.so).
+        // SAFETY: a static C string.
+        assert_eq!(unsafe { CStr::from_ptr(d.name) }, c"mysql_clear_password");
+        assert!(d.authenticate_user.is_some());
+        assert!(d.init.is_none() && d.deinit.is_none() && d.options.is_none());
+        let version = d.version.map(|p| p.to_string()).join(".");
+        assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn null_arguments_are_refused_without_touching_anything() {
+        let auth = &_mysql_client_plugin_declaration_;
+        // SAFETY: as above.
+        let f = unsafe { (*auth.0.get()).authenticate_user }.unwrap();
+        // SAFETY: NULL arguments are checked first.
+        let rc = unsafe { f(std::ptr::null_mut(), std::ptr::null_mut()) };
+        assert_eq!(rc, CR_ERROR as c_int);
+    }
+}
