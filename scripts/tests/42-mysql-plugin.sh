@@ -198,6 +198,25 @@ if cc -Wall -Wextra -Werror $(mariadb_config --cflags) "$ROOT/c-tests/mysql_plug
   out="$(isolated_aws_env "${demo_creds[@]}" "$CPROG" --plugin-dir "$PLUGINS" --expect-error 2061 127.0.0.1 "$PORT" iam_user 2>&1)"
   expect "C program without TLS: mysql_error() carries the plugin's reason" "$out" "expected error 2061: iam-db-auth: refused .*without TLS"
 
+  # Under valgrind: no memory errors in the plugin path (reading MYSQL, writing the error,
+  # deinit/dlclose/reload), and no leaks on success. The refusal path is checked for errors
+  # only: a failed credential lookup leaves the credential chain's providers in the library's
+  # process-wide state on purpose (never torn down), which valgrind calls "possibly lost".
+  if command -v valgrind >/dev/null; then
+    VALGRIND=(valgrind --quiet --error-exitcode=99)
+    LEAKS=(--leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
+    out="$(isolated_aws_env "${demo_creds[@]}" MARIADB_PLUGIN_DIR="$PLUGINS" "${VALGRIND[@]}" "${LEAKS[@]}" \
+      "$CPROG" --ca "$CA" --count 3 --reinit 127.0.0.1 "$PORT" iam_user 2>&1)"; rc=$?
+    [[ $rc == 0 ]] && expect "valgrind: 3 logins with deinit/dlclose/reload, no errors, no leaks" "$out" "logins ok: 3 of 3" ||
+      fail "valgrind: 3 logins with deinit/dlclose/reload (exit $rc)" "$(tail -n 30 <<<"$out")"
+    out="$(isolated_aws_env AWS_REGION="$IAM_STANDIN_REGION" MARIADB_PLUGIN_DIR="$PLUGINS" "${VALGRIND[@]}" --leak-check=no \
+      "$CPROG" --ca "$CA" --expect-error 2061 127.0.0.1 "$PORT" iam_user 2>&1)"; rc=$?
+    [[ $rc == 0 ]] && expect "valgrind: a refused login (no credentials), no memory errors" "$out" "expected error 2061" ||
+      fail "valgrind: a refused login (exit $rc)" "$(tail -n 30 <<<"$out")"
+  else
+    fail "valgrind is not installed (scripts/setup.sh installs it)"
+  fi
+
   # Loaded twice: a process that already has libiam_db_auth.so (here preloaded, as a program
   # linked against the C API has it) loads the plugin through the link: the dynamic loader sees
   # the same file and maps no second copy (no new link map). A --copy directory is a second
