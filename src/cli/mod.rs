@@ -2,6 +2,7 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod mysql_plugin;
 mod token;
 mod verify;
 
@@ -39,6 +40,11 @@ enum Command {
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
+    /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
+    MysqlPlugin {
+        #[command(subcommand)]
+        command: mysql_plugin::MysqlPluginCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,6 +73,7 @@ pub fn run() -> ExitCode {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }
 }
 
