@@ -2,6 +2,7 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod dsql;
 mod mysql_plugin;
 mod token;
 mod verify;
@@ -36,6 +37,11 @@ enum Command {
     Rds {
         #[command(subcommand)]
         command: RdsCommand,
+    },
+    /// `aws dsql ...` compatible commands (Aurora DSQL tokens)
+    Dsql {
+        #[command(subcommand)]
+        command: dsql::DsqlCommand,
     },
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
@@ -72,6 +78,7 @@ pub fn run() -> ExitCode {
         | Command::Rds {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
+        Command::Dsql { command } => dsql::run(&command),
         Command::Verify(args) => verify::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }
