@@ -8,13 +8,15 @@
 //! algorithm, signed headers, date, lifetime, expiry with a small clock skew, and that a
 //! session token is present exactly when the key is temporary.
 
+use crate::endpoint::shorten;
 use crate::kind::TokenKind;
-use crate::sign::{SigningKey, string_to_sign, uri_encode};
+use crate::secret::SecretString;
+use crate::sign::{SigningKey, string_to_sign};
 use crate::timestamp::UtcSeconds;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// How far in the future a token's `X-Amz-Date` may be, seconds (clock skew, as AWS allows).
 pub const MAX_FUTURE_SKEW: u64 = 300;
@@ -214,7 +216,8 @@ pub fn verify(
         .any(|e| e.eq_ignore_ascii_case(&endpoint_lower))
     {
         return reject(format!(
-            "the token was signed for '{endpoint}', not for this server ({})",
+            "the token was signed for '{}', not for this server ({})",
+            quote(endpoint),
             expect.endpoints.join(", ")
         ));
     }
@@ -223,8 +226,8 @@ pub fn verify(
     let get = |name: &str| {
         params
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .find(|p| p.key == name)
+            .map(|p| p.value.as_str())
     };
     let kind = expect.kind;
     let mut allowed: Vec<&str> = vec![
@@ -243,8 +246,11 @@ pub fn verify(
     if kind == TokenKind::ElastiCache {
         allowed.push("ResourceType");
     }
-    if let Some((unknown, _)) = params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return reject(format!("the token has an unexpected parameter '{unknown}'"));
+    if let Some(unknown) = params.iter().find(|p| !allowed.contains(&p.key.as_str())) {
+        return reject(format!(
+            "the token has an unexpected parameter '{}'",
+            quote(&unknown.key)
+        ));
     }
     let require = |name: &str| {
         get(name).ok_or_else(|| Rejection(format!("the token has no {name} parameter")))
@@ -253,7 +259,8 @@ pub fn verify(
     let action = require("Action")?;
     if action != kind.action() {
         return reject(format!(
-            "Action is '{action}'; this server requires '{}'",
+            "Action is '{}'; this server requires '{}'",
+            quote(action),
             kind.action()
         ));
     }
@@ -261,7 +268,8 @@ pub fn verify(
         let user = require(user_param)?;
         if user != expect.user {
             return reject(format!(
-                "the token is for user '{user}', not '{}'",
+                "the token is for user '{}', not '{}'",
+                quote(user),
                 expect.user
             ));
         }
@@ -269,7 +277,8 @@ pub fn verify(
     if let Some(resource_type) = get("ResourceType") {
         if resource_type != "ServerlessCache" {
             return reject(format!(
-                "ResourceType '{resource_type}' is not ServerlessCache"
+                "ResourceType '{}' is not ServerlessCache",
+                quote(resource_type)
             ));
         }
     }
@@ -281,7 +290,10 @@ pub fn verify(
     }
     let amz_date = require("X-Amz-Date")?;
     let Some(signed_at) = UtcSeconds::parse_amz_date_time(amz_date) else {
-        return reject(format!("X-Amz-Date '{amz_date}' is not YYYYMMDDTHHMMSSZ"));
+        return reject(format!(
+            "X-Amz-Date '{}' is not YYYYMMDDTHHMMSSZ",
+            quote(amz_date)
+        ));
     };
     let expires_text = require("X-Amz-Expires")?;
     let expires_in = parse_expires(expires_text)?;
@@ -303,19 +315,22 @@ pub fn verify(
     }
     if date != &amz_date[..8] {
         return reject(format!(
-            "the credential scope date {date} is not the signing date {}",
+            "the credential scope date '{}' is not the signing date {}",
+            quote(date),
             &amz_date[..8]
         ));
     }
     if region != expect.region {
         return reject(format!(
-            "the token is signed for region '{region}', this server is in '{}'",
+            "the token is signed for region '{}', this server is in '{}'",
+            quote(region),
             expect.region
         ));
     }
     if service != kind.service() {
         return reject(format!(
-            "the token is signed for service '{service}', not '{}'",
+            "the token is signed for service '{}', not '{}'",
+            quote(service),
             kind.service()
         ));
     }
@@ -338,7 +353,7 @@ pub fn verify(
     }
 
     let Some(key) = keys.keys.get(access_key_id) else {
-        return reject(format!("unknown access key '{access_key_id}'"));
+        return reject(format!("unknown access key '{}'", quote(access_key_id)));
     };
     if let Some(expired_at) = key.expires.filter(|at| now > *at) {
         return reject(format!(
@@ -378,26 +393,32 @@ pub fn verify(
         return reject("X-Amz-Signature is not 64 lower-case hex digits");
     }
 
-    // The canonical request, rebuilt from what the token says.
-    let mut signed: Vec<(String, String)> = params
+    // The canonical request, rebuilt from what the token says: its parameters (raw, as they
+    // are canonically encoded) sorted by name, then value.
+    let mut signed: Vec<(&str, &str)> = params
         .iter()
-        .filter(|(k, _)| k != "X-Amz-Signature")
-        .map(|(k, v)| (uri_encode(k), uri_encode(v)))
+        .filter(|p| p.key != "X-Amz-Signature")
+        .map(|p| (p.raw_key, p.raw_value))
         .collect();
-    signed.sort();
-    let canonical_query = signed
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    signed.sort_unstable();
     let host_header = match endpoint_lower.strip_suffix(":443") {
-        Some(bare) if kind.signs_port() => bare.to_string(),
-        _ => endpoint_lower.clone(),
+        Some(bare) if kind.signs_port() => bare,
+        _ => endpoint_lower.as_str(),
     };
-    let canonical_request = Zeroizing::new(format!(
-        "GET\n/\n{canonical_query}\nhost:{host_header}\n\nhost\n{}",
-        hex::encode(Sha256::digest(b""))
-    ));
+    let mut canonical_request = SecretString::with_capacity(query.len() + host_header.len() + 128);
+    canonical_request.push_str("GET\n/\n");
+    for (i, (k, v)) in signed.iter().enumerate() {
+        if i > 0 {
+            canonical_request.push('&');
+        }
+        canonical_request.push_str(k);
+        canonical_request.push('=');
+        canonical_request.push_str(v);
+    }
+    canonical_request.push_str("\nhost:");
+    canonical_request.push_str(host_header);
+    canonical_request.push_str("\n\nhost\n");
+    canonical_request.push_str(&hex::encode(Sha256::digest(b"")));
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = string_to_sign(amz_date, &scope, canonical_request.as_bytes());
     let signing_key = SigningKey::derive(&key.secret, signed_at, region, kind.service());
@@ -422,38 +443,104 @@ fn parse_expires(text: &str) -> Result<u64, Rejection> {
         && text.bytes().all(|b| b.is_ascii_digit())
         && !(text.len() > 1 && text.starts_with('0'));
     if !canonical {
-        return reject(format!("X-Amz-Expires '{text}' is not a number of seconds"));
+        return reject(format!(
+            "X-Amz-Expires '{}' is not a number of seconds",
+            quote(text)
+        ));
     }
     Ok(text.parse().unwrap_or(0))
 }
 
+/// One query parameter: its decoded name and value, and the raw (canonically encoded) text
+/// as the token carries it. The value may be the session token or the signature: it lives in a
+/// [`SecretString`].
+struct Param<'t> {
+    key: String,
+    value: SecretString,
+    raw_key: &'t str,
+    raw_value: &'t str,
+}
+
 /// Splits and decodes the query. Every key and value must be in SigV4's canonical encoding
 /// (what every AWS SDK emits), and no key may repeat.
-fn parse_query(query: &str) -> Result<Vec<(String, String)>, Rejection> {
-    let mut params: Vec<(String, String)> = Vec::new();
+fn parse_query(query: &str) -> Result<Vec<Param<'_>>, Rejection> {
+    let mut params: Vec<Param<'_>> = Vec::new();
     for pair in query.split('&') {
         let Some((raw_key, raw_value)) = pair.split_once('=') else {
             return reject("the token has a query parameter without '='");
         };
-        let key = percent_decode(raw_key)?;
-        let value = percent_decode(raw_value)?;
-        if uri_encode(&key) != raw_key {
+        if let Err(bad) = check_encoding(raw_key) {
             return reject(format!(
-                "parameter name '{}' is not canonically encoded",
-                key.escape_debug()
+                "parameter name '{}' {}",
+                quote(raw_key),
+                bad.describe()
             ));
         }
-        if uri_encode(&value) != raw_value {
-            return reject(format!("the value of {key} is not canonically encoded"));
+        let key = percent_decode(raw_key)?;
+        if let Err(bad) = check_encoding(raw_value) {
+            return reject(format!("the value of {} {}", quote(&key), bad.describe()));
         }
-        if params.iter().any(|(k, _)| *k == key) {
-            return reject(format!("parameter {key} appears twice"));
+        let value = SecretString::from(percent_decode(raw_value)?);
+        if params.iter().any(|p| p.key == key) {
+            return reject(format!("parameter {} appears twice", quote(&key)));
         }
-        params.push((key, value));
+        params.push(Param {
+            key,
+            value,
+            raw_key,
+            raw_value,
+        });
     }
     Ok(params)
 }
 
+/// What is wrong with a parameter's encoding.
+enum BadEncoding {
+    /// A `%` not followed by two hex digits.
+    Malformed,
+    /// Decodable, but not what SigV4's encoding writes (a byte left unescaped, an unreserved
+    /// byte escaped, lower-case hex).
+    NotCanonical,
+}
+
+impl BadEncoding {
+    fn describe(&self) -> &'static str {
+        match self {
+            BadEncoding::Malformed => "has a malformed %-escape",
+            BadEncoding::NotCanonical => "is not canonically encoded",
+        }
+    }
+}
+
+/// Checks that `raw` is what SigV4's encoding makes of some text: only unreserved bytes
+/// (`A-Za-z0-9-_.~`) and `%XX` escapes, upper-case, of bytes that are not unreserved. (The
+/// same as `uri_encode(decode(raw)) == raw`, without copying a secret value to compare it.)
+fn check_encoding(raw: &str) -> Result<(), BadEncoding> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b if unreserved(b) => i += 1,
+            b'%' => {
+                let digit = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+                let (Some(high), Some(low)) = (digit(i + 1), digit(i + 2)) else {
+                    return Err(BadEncoding::Malformed);
+                };
+                let upper = bytes[i + 1..i + 3].iter().all(|b| !b.is_ascii_lowercase());
+                if !upper || unreserved((high << 4 | low) as u8) {
+                    return Err(BadEncoding::NotCanonical);
+                }
+                i += 3;
+            }
+            _ => return Err(BadEncoding::NotCanonical),
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `%XX` escapes (the input is known to be canonically encoded). The output buffer is
+/// sized up front and never grows, so a secret value leaves no copy behind.
 fn percent_decode(text: &str) -> Result<String, Rejection> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -473,8 +560,16 @@ fn percent_decode(text: &str) -> Result<String, Rejection> {
             i += 1;
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| Rejection("the token has a %-escape that is not UTF-8".into()))
+    String::from_utf8(out).map_err(|e| {
+        e.into_bytes().zeroize();
+        Rejection("the token has a %-escape that is not UTF-8".into())
+    })
+}
+
+/// Text from a token, as a rejection quotes it: at most 80 bytes, escaped (a token is at most
+/// 16 KB, and rejections go to server logs).
+fn quote(text: &str) -> String {
+    shorten(text).escape_debug().to_string()
 }
 
 #[cfg(test)]
@@ -503,6 +598,68 @@ mod tests {
             let why = verify(password, &expect, &keys, now).unwrap_err().0;
             assert!(why.starts_with("not a token"), "{password:?}: {why}");
             assert!(!why.contains("hunter2"), "{password:?} quoted: {why}");
+        }
+    }
+
+    #[test]
+    fn rejections_quote_at_most_a_short_prefix_of_what_the_token_says() {
+        // Review finding: a 16 KB token's endpoint, parameter names or values came back whole
+        // in the rejection, which goes to server logs.
+        let endpoints = vec!["db.example.com:5432".to_string()];
+        let expect = Expectation {
+            kind: TokenKind::Rds,
+            endpoints: &endpoints,
+            region: "us-east-1",
+            user: "u",
+        };
+        let keys = Keystore::default();
+        let now = UtcSeconds::from_unix(1_800_000_000);
+        let long = "x".repeat(15_000);
+        let tail = "X-Amz-Credential=k&X-Amz-Signature=s";
+        for token in [
+            format!("{long}:5432/?{tail}"),
+            format!("db.example.com:5432/?{long}=1&{tail}"),
+            format!("db.example.com:5432/?Action={long}&{tail}"),
+            format!("db.example.com:5432/?Action=connect&DBUser={long}&{tail}"),
+            format!(
+                "db.example.com:5432/?Action=connect&DBUser=u&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Date={long}&{tail}"
+            ),
+            format!(
+                "db.example.com:5432/?Action=connect&DBUser=u&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Date=20260102T030405Z&X-Amz-Expires={long}&{tail}"
+            ),
+            format!("db.example.com:5432/?{}=1&{tail}", "%".repeat(15_000)),
+        ] {
+            let why = verify(&token, &expect, &keys, now).unwrap_err().0;
+            assert!(why.len() < 400, "{} bytes: {}", why.len(), &why[..200]);
+        }
+    }
+
+    #[test]
+    fn the_encoding_check_is_the_encoders_round_trip() {
+        use crate::sign::uri_encode;
+        for text in [
+            "",
+            "abc",
+            "a b+c/d=e&f",
+            "é~-_.",
+            "%",
+            "\u{1}\u{7f}",
+            "日本",
+        ] {
+            assert!(check_encoding(&uri_encode(text)).is_ok(), "{text:?}");
+        }
+        for (raw, malformed) in [
+            ("a b", false),
+            ("a+b", false),
+            ("%41", false),
+            ("%2b", false),
+            ("%2", true),
+            ("%zz", true),
+            ("%+1", true),
+            ("100%", true),
+        ] {
+            let bad = check_encoding(raw).unwrap_err();
+            assert_eq!(matches!(bad, BadEncoding::Malformed), malformed, "{raw:?}");
         }
     }
 

@@ -3,6 +3,7 @@
 use super::{EXIT_FAILURE, EXIT_USAGE, print_error};
 use clap::Args;
 use iam_db_auth::config;
+use iam_db_auth::secret::SecretString;
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -99,11 +100,18 @@ pub fn run(args: &TokenArgs) -> ExitCode {
 pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
     match iam_db_auth::token_for(request) {
         Ok(token) => {
-            let line = if json {
-                format!("\"{}\"\n", token.as_str())
-            } else {
-                format!("{}\n", token.as_str())
-            };
+            // The line is built in a SecretString (wiped on drop, not left behind by format!)
+            // and written in one call ending in a newline: stdout's LineWriter hands such a
+            // write straight to the file descriptor, so no copy stays in its buffer either.
+            let mut line = SecretString::with_capacity(token.as_str().len() + 3);
+            if json {
+                line.push('"');
+            }
+            line.push_str(token.as_str());
+            if json {
+                line.push('"');
+            }
+            line.push('\n');
             let mut out = std::io::stdout().lock();
             if out
                 .write_all(line.as_bytes())

@@ -47,7 +47,9 @@ fn parse_kind(text: &str) -> Result<TokenKind, String> {
 }
 
 pub fn run(args: &VerifyArgs) -> ExitCode {
+    // The file holds secret keys: read into a buffer sized from its length and wiped on drop.
     let keystore = match std::fs::read_to_string(&args.keystore)
+        .map(Zeroizing::new)
         .map_err(|e| e.to_string())
         .and_then(|text| Keystore::parse(&text))
     {
