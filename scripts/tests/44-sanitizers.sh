@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Stage 44: the C tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+#
+# - The C programs are built with clang -fsanitize=address,undefined -fno-sanitize-recover
+#   (every UB report is fatal), -Wall -Wextra -Wpedantic -Werror.
+# - The library they load is ASan-instrumented too: our crate and every dependency are built
+#   with -Zsanitizer=address (stable toolchain, RUSTC_BOOTSTRAP=1; a debug build in
+#   target/asan). Rust's std is not rebuilt (that needs -Zbuild-std), so its own code is not
+#   instrumented, but every allocation goes through ASan's malloc. The .so leaves the __asan_*
+#   symbols to the program's runtime (clang's, linked statically and exported).
+# - A negative control (c-tests/asan_canary.c) proves the instrumentation: it lies about its
+#   options struct's size and must be stopped with a heap-buffer-overflow inside read_options.
+# - LeakSanitizer runs at every exit (detect_leaks=1): no leaks.
+# - The MySQL plugin (the same instrumented library, as mysql_clear_password.so) is loaded by
+#   libmariadb in an ASan program, logs in to the MariaDB stand-in three times with Connector/C's
+#   deinit + dlclose + reload between logins, and is refused once (no credentials).
+# Prints one line per check and "N passed, N failed".
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$ROOT"
+[[ -x "$BIN" ]] || cargo build --release --quiet || die "release build failed"
+command -v clang >/dev/null || die "clang is not installed (scripts/setup.sh installs it)"
+
+out="$WORK/sanitizers"; rm -rf "$out"; mkdir -p "$out"
+passed=0; failed=0
+pass() { passed=$((passed + 1)); printf '  ok    %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$1"; [[ -n "${2:-}" ]] && printf '%s\n' "$2" | tail -n 40 | sed 's/^/        /'; }
+
+say "building the library with -Zsanitizer=address (target/asan)"
+start=$(date +%s)
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
+  cargo build --quiet --lib --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/asan" ||
+  die "the ASan build of the library failed"
+ASAN_DIR="$ROOT/target/asan/x86_64-unknown-linux-gnu/debug"
+ASAN_LIB="$ASAN_DIR/libiam_db_auth.so"
+say "ASan library built in $(( $(date +%s) - start )) s"
+if nm -D "$ASAN_LIB" | grep -q ' U __asan_report_load'; then
+  pass "the library is instrumented (it calls __asan_report_* from the program's runtime)"
+else
+  fail "the library is instrumented" "no __asan_report_* references in $ASAN_LIB"
+fi
+
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+CFLAGS=(-std=c11 -O1 -g -Wall -Wextra -Wpedantic -Werror -I"$ROOT/include")
+LINK=(-L"$ASAN_DIR" -liam_db_auth -Wl,-rpath,"$ASAN_DIR" -lpthread)
+build() { # output source [extra flags...]
+  local dst="$1" src="$2"; shift 2
+  clang "${CFLAGS[@]}" "${SAN[@]}" "$src" -o "$dst" "$@" 2>"$dst.cc.log" ||
+    { fail "build $(basename "$src")" "$(cat "$dst.cc.log")"; return 1; }
+}
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+with_keys() {
+  isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" "$@"
+}
+
+# --- the C API test suite and dlopen/dlclose ------------------------------------------------------
+if build "$out/test_api" c-tests/test_api.c "${LINK[@]}"; then
+  log="$out/test_api.log"
+  if with_keys "$out/test_api" "$out/tokens.txt" >"$log" 2>&1 && tail -n 1 "$log" | grep -q ", 0 failed"; then
+    pass "test_api under ASan+UBSan+LSan: $(tail -n 1 "$log")"
+  else
+    fail "test_api under ASan+UBSan+LSan" "$(cat "$log")"
+  fi
+  write_keystore "$out/keystore"
+  n=0; bad=0
+  while IFS= read -r token; do
+    endpoint="${token%%/?*}"
+    user="$(sed -E 's/.*[?&]DBUser=([^&]*).*/\1/' <<<"$token")"
+    region="$(sed -E 's/.*X-Amz-Credential=[^%]*%2F[0-9]{8}%2F([a-z0-9-]+)%2F.*/\1/' <<<"$token")"
+    printf '%s' "$token" | "$BIN" verify --keystore "$out/keystore" --endpoint "$endpoint" \
+      --region "$region" --user "$user" 2>>"$out/verify.log" || bad=$((bad + 1))
+    n=$((n + 1))
+  done <"$out/tokens.txt"
+  if ((n >= 3 && bad == 0)); then
+    pass "the verifier accepts the $n tokens the instrumented library made"
+  else
+    fail "the verifier accepts the instrumented library's tokens ($bad of $n refused)" "$(cat "$out/verify.log")"
+  fi
+fi
+if build "$out/test_dlopen" c-tests/test_dlopen.c -ldl; then
+  if with_keys "$out/test_dlopen" "$ASAN_LIB" >"$out/dlopen.log" 2>&1; then
+    pass "test_dlopen under ASan+UBSan+LSan: $(tail -n 1 "$out/dlopen.log")"
+  else
+    fail "test_dlopen under ASan+UBSan+LSan" "$(cat "$out/dlopen.log")"
+  fi
+fi
+
+# --- negative control -------------------------------------------------------------------------
+if build "$out/asan_canary" c-tests/asan_canary.c "${LINK[@]}"; then
+  with_keys "$out/asan_canary" >"$out/canary.log" 2>&1; rc=$?
+  if ((rc != 0)) && grep -q "heap-buffer-overflow" "$out/canary.log" &&
+    grep -q "iam_db_auth::ffi::read_options" "$out/canary.log"; then
+    pass "negative control: an overread inside the library is caught, in read_options"
+  else
+    fail "negative control: expected a heap-buffer-overflow in read_options (exit $rc)" "$(cat "$out/canary.log")"
+  fi
+fi
+
+# --- the MySQL plugin, loaded and unloaded by libmariadb -------------------------------------------
+if command -v mariadb_config >/dev/null && [[ -x scripts/standin/mariadb.sh ]]; then
+  export IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_SANITIZER_PORT:-13308}"
+  trap 'scripts/standin/mariadb.sh stop >/dev/null 2>&1 || true' EXIT
+  if scripts/standin/mariadb.sh start >"$out/standin.log" 2>&1; then
+    eval "$(scripts/standin/mariadb.sh env)"
+    plugins="$out/plugins"
+    "$BIN" mysql-plugin install "$plugins" --library "$ASAN_LIB" >"$out/install.log" 2>&1 ||
+      fail "install the instrumented library as the plugin" "$(cat "$out/install.log")"
+    # shellcheck disable=SC2046
+    if clang -std=c11 -O1 -g -Wall -Wextra -Werror "${SAN[@]}" $(mariadb_config --cflags) \
+      c-tests/mysql_plugin_login.c $(mariadb_config --libs) -o "$out/mysql_plugin_login" 2>"$out/mysql.cc.log"; then
+      creds=(AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" AWS_REGION="$IAM_STANDIN_REGION")
+      log="$out/mysql-logins.log"
+      if isolated_aws_env "${creds[@]}" MARIADB_PLUGIN_DIR="$plugins" "$out/mysql_plugin_login" \
+        --ca "$IAM_STANDIN_MARIADB_CA" --count 3 --reinit 127.0.0.1 "$IAM_STANDIN_MARIADB_PORT" \
+        "$IAM_STANDIN_MARIADB_USER" >"$log" 2>&1 && grep -q "logins ok: 3 of 3" "$log"; then
+        pass "plugin: 3 logins with deinit + dlclose + reload between them, no ASan/UBSan/LSan report"
+      else
+        fail "plugin: 3 logins with deinit + dlclose + reload" "$(cat "$log")"
+      fi
+      log="$out/mysql-refused.log"
+      if isolated_aws_env AWS_REGION="$IAM_STANDIN_REGION" MARIADB_PLUGIN_DIR="$plugins" "$out/mysql_plugin_login" \
+        --ca "$IAM_STANDIN_MARIADB_CA" --expect-error 2061 127.0.0.1 "$IAM_STANDIN_MARIADB_PORT" \
+        "$IAM_STANDIN_MARIADB_USER" >"$log" 2>&1; then
+        pass "plugin: a refused login (no credentials), no ASan/UBSan/LSan report"
+      else
+        fail "plugin: a refused login (no credentials)" "$(cat "$log")"
+      fi
+    else
+      fail "build mysql_plugin_login.c with sanitizers" "$(cat "$out/mysql.cc.log")"
+    fi
+  else
+    fail "the MariaDB stand-in did not start" "$(cat "$out/standin.log")"
+  fi
+else
+  fail "mariadb_config or the MariaDB stand-in is missing (scripts/setup.sh installs libmariadb-dev)"
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))
