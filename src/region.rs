@@ -66,7 +66,18 @@ pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
         return Ok(None);
     };
     let Some(region) = region else {
-        return Ok(None);
+        // aws-config reads an unreadable file as empty and an unparseable one as absent (with
+        // a log line our callers never see): say so, rather than "no profile sets a region".
+        return match profile_files_problem() {
+            Some(problem) => Err(Error::new(
+                ErrorCode::RegionNotFound,
+                format!(
+                    "no AWS region: {problem}, so profile {} could not supply one; fix the file or pass a region",
+                    profile_label(profile)
+                ),
+            )),
+            None => Ok(None),
+        };
     };
     let region = region.as_ref();
     if is_region_name(region) {
@@ -81,6 +92,39 @@ pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
             ),
         ))
     }
+}
+
+/// Why the shared AWS files cannot be used, if they cannot: one exists but cannot be read (a
+/// directory, no permission), or they do not parse. The message names the file and the line,
+/// never its content (the files hold secret keys).
+pub fn profile_files_problem() -> Option<String> {
+    for (var, default) in [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ] {
+        let path = match std::env::var_os(var) {
+            Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+            _ => match std::env::var_os("HOME") {
+                Some(home) => std::path::Path::new(&home).join(default),
+                None => continue,
+            },
+        };
+        match std::fs::read(&path) {
+            Ok(mut bytes) => zeroize::Zeroize::zeroize(&mut bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Some(format!("{} ({var}) cannot be read: {e}", path.display())),
+        }
+    }
+    use aws_types::os_shim_internal::{Env, Fs};
+    let loaded =
+        aws_config::profile::parser::load(&Fs::real(), &Env::real(), &Default::default(), None)
+            .now_or_never()?;
+    let err = loaded.err()?;
+    let mut text = err.to_string();
+    if let Some(cause) = std::error::Error::source(&err) {
+        text = format!("{text}: {}", cause.to_string().replace('\n', " "));
+    }
+    Some(text)
 }
 
 /// The configured region: environment, then profile file.

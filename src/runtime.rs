@@ -21,6 +21,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+/// At most this many profile selections keep a credential chain and a cached region. A caller
+/// that passes ever new profile names (user input, a fuzzer) would otherwise grow the
+/// process's memory without bound; past the limit, chains not in use are dropped (and rebuilt
+/// if asked for again).
+pub(crate) const MAX_PROFILES: usize = 64;
+
 /// How long a region read from a profile file is reused, like static credentials.
 const PROFILE_REGION_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -79,6 +85,17 @@ impl Core {
     ) -> Result<Arc<crate::credentials::AwsCredentials>> {
         let chain = {
             let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+            let key = profile.map(str::to_string);
+            if chains.len() >= MAX_PROFILES && !chains.contains_key(&key) {
+                // Only this map holds a chain nobody is using: dropping it is safe.
+                chains.retain(|_, chain| Arc::strong_count(chain) > 1);
+                if chains.len() >= MAX_PROFILES {
+                    // Every one in use (MAX_PROFILES threads mid-lookup): keep them, and serve
+                    // this call from a chain of its own that is not kept.
+                    let get = || self.runtime();
+                    return CredentialChain::new(key).credentials(&RuntimeHandle { get: &get });
+                }
+            }
             chains
                 .entry(profile.map(str::to_string))
                 .or_insert_with(|| Arc::new(CredentialChain::new(profile.map(str::to_string))))
@@ -103,11 +120,27 @@ impl Core {
             }
         }
         let region = crate::region::from_profile_file(profile)?;
-        self.profile_regions
+        let mut regions = self
+            .profile_regions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if regions.len() >= MAX_PROFILES {
+            regions.clear();
+        }
+        regions.insert(key, (Instant::now(), region.clone()));
+        Ok(region)
+    }
+
+    /// How many profile selections have a credential chain and a cached region (for tests).
+    #[cfg(test)]
+    pub(crate) fn profile_state_sizes(&self) -> (usize, usize) {
+        let chains = self.chains.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let regions = self
+            .profile_regions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (Instant::now(), region.clone()));
-        Ok(region)
+            .len();
+        (chains, regions)
     }
 
     /// Forgets cached tokens and credentials (the next call looks everything up again).
@@ -124,6 +157,30 @@ impl Core {
             .values()
         {
             chain.invalidate();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ever_new_profile_names_do_not_grow_the_state_without_bound() {
+        // Review finding (with the c_abi fuzz target in mind): every distinct profile name
+        // kept a credential chain and a region entry forever.
+        let core = Core::new();
+        // A named profile uses the profile files only (never the network); none of these
+        // names exists, so each lookup fails fast.
+        for i in 0..(3 * MAX_PROFILES) {
+            let name = format!("no-such-profile-{i}");
+            let _ = core.profile_region(Some(&name));
+            let _ = core.credentials(Some(&name));
+            let (chains, regions) = core.profile_state_sizes();
+            assert!(
+                chains <= MAX_PROFILES && regions <= MAX_PROFILES,
+                "{chains} {regions}"
+            );
         }
     }
 }

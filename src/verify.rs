@@ -80,9 +80,10 @@ impl Keystore {
                 [id, secret] => store.add(id, secret, None),
                 [id, secret, token] => store.add(id, secret, Some(token)),
                 [id, secret, token, expiration] => {
+                    // Not quoted: a misplaced field on a keystore line may be a secret.
                     let Some(at) = UtcSeconds::parse_rfc3339(expiration) else {
                         return Err(format!(
-                            "keystore line {}: expiration '{expiration}' is not RFC 3339",
+                            "keystore line {}: the fourth field (EXPIRATION) is not an RFC 3339 time",
                             number + 1
                         ));
                     };

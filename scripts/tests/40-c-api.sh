@@ -11,6 +11,8 @@ CFLAGS=(-std=c11 -O1 -g -Wall -Wextra -Wpedantic -Werror -I"$ROOT/include")
 cc "${CFLAGS[@]}" c-tests/test_api.c -o "$out/test_api" -L"$ROOT/target/release" -liam_db_auth \
   -Wl,-rpath,"$ROOT/target/release" -lpthread
 cc "${CFLAGS[@]}" c-tests/test_dlopen.c -o "$out/test_dlopen" -ldl
+cc "${CFLAGS[@]}" c-tests/test_bad_input.c -o "$out/test_bad_input" -L"$ROOT/target/release" -liam_db_auth \
+  -Wl,-rpath,"$ROOT/target/release" -lpthread
 
 run_c() {
   isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" "$@"
@@ -31,6 +33,9 @@ done <"$out/tokens.txt"
 say "verifier accepted $n tokens made through the C ABI"
 
 run_c "$out/test_dlopen" "$LIB"
+# The README's bad-input table, C rows.
+run_c "$out/test_bad_input" >"$out/bad-input.log" || { cat "$out/bad-input.log"; die "test_bad_input failed"; }
+tail -n 1 "$out/bad-input.log"
 
 VALGRIND=(valgrind --quiet --error-exitcode=99 --leak-check=full
   --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
@@ -42,3 +47,12 @@ say "valgrind: test_dlopen"
 run_c "${VALGRIND[@]}" "$out/test_dlopen" "$LIB" >"$out/valgrind-dlopen.log" 2>&1 \
   || { cat "$out/valgrind-dlopen.log"; die "valgrind found errors or leaks in test_dlopen"; }
 tail -n 1 "$out/valgrind-dlopen.log"
+# Possibly-lost blocks are allowed here only: the rows that ask for a profile that does not
+# exist leave aws-config's provider objects for that profile in the library's process-wide
+# state (kept on purpose, never torn down), inside hash tables that valgrind sees only through
+# interior pointers. LeakSanitizer (stage 44), which follows interior pointers, finds no leak.
+say "valgrind: test_bad_input"
+run_c valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+  --errors-for-leak-kinds=definite,indirect "$out/test_bad_input" >"$out/valgrind-bad-input.log" 2>&1 \
+  || { cat "$out/valgrind-bad-input.log"; die "valgrind found errors or leaks in test_bad_input"; }
+tail -n 1 "$out/valgrind-bad-input.log"

@@ -34,7 +34,7 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
 ASAN_DIR="$ROOT/target/asan/x86_64-unknown-linux-gnu/debug"
 ASAN_LIB="$ASAN_DIR/libiam_db_auth.so"
 say "ASan library built in $(( $(date +%s) - start )) s"
-if nm -D "$ASAN_LIB" | grep -q ' U __asan_report_load'; then
+if (( $(nm -D "$ASAN_LIB" | grep -c ' U __asan_report_load') > 0 )); then
   pass "the library is instrumented (it calls __asan_report_* from the program's runtime)"
 else
   fail "the library is instrumented" "no __asan_report_* references in $ASAN_LIB"
@@ -83,6 +83,14 @@ if build "$out/test_dlopen" c-tests/test_dlopen.c -ldl; then
     pass "test_dlopen under ASan+UBSan+LSan: $(tail -n 1 "$out/dlopen.log")"
   else
     fail "test_dlopen under ASan+UBSan+LSan" "$(cat "$out/dlopen.log")"
+  fi
+fi
+
+if build "$out/test_bad_input" c-tests/test_bad_input.c "${LINK[@]}"; then
+  if with_keys "$out/test_bad_input" >"$out/bad-input.log" 2>&1 && tail -n 1 "$out/bad-input.log" | grep -q ", 0 failed"; then
+    pass "test_bad_input under ASan+UBSan+LSan: $(tail -n 1 "$out/bad-input.log")"
+  else
+    fail "test_bad_input under ASan+UBSan+LSan" "$(cat "$out/bad-input.log")"
   fi
 fi
 
