@@ -230,12 +230,14 @@ mod tests {
 
     #[test]
     fn parses_what_it_formats_over_many_days() {
+        // Under Miri (an interpreter, ~1000x slower) every 40th of these days is enough.
+        let step = if cfg!(miri) { 40 } else { 1 } * (86_400 * 7 + 3_601);
         let mut t = 0u64;
         while t < 5_000_000_000 {
             let u = UtcSeconds::from_unix(t);
             assert_eq!(UtcSeconds::parse_amz_date_time(&u.amz_date_time()), Some(u));
             assert_eq!(UtcSeconds::parse_rfc3339(&u.rfc3339()), Some(u));
-            t += 86_400 * 7 + 3_601;
+            t += step;
         }
     }
 
