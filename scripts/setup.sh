@@ -32,6 +32,19 @@ for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+# Fuzzing (stage 80): cargo-fuzz, pinned. Miri (stage 25): the machine's nightly toolchain
+# with its miri and rust-src components.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz@0.13.2 --locked --quiet
+fi
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  for component in miri rust-src; do
+    rustup +nightly component list --installed 2>/dev/null | grep -q "^$component" ||
+      rustup component add --toolchain nightly "$component"
+  done
+fi
+
 if [[ ! -x "$VENV/bin/python" ]]; then
   say "creating Python venv in $VENV"
   python3 -m venv "$VENV"

@@ -112,3 +112,35 @@ impl fmt::Debug for SecretString {
         write!(f, "SecretString(** redacted **, {} bytes)", self.0.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    #[test]
+    fn grows_by_moving_to_a_larger_buffer_and_keeps_the_text() {
+        let mut s = SecretString::with_capacity(4);
+        s.push_str("abcd");
+        assert_eq!(s.capacity(), 4);
+        s.push_str("efgh");
+        assert!(s.capacity() >= 8);
+        s.push('é');
+        write!(s, "-{}", 42).unwrap();
+        assert_eq!(s.as_str(), "abcdefghé-42");
+        let reserved = s.capacity();
+        s.reserve(0);
+        assert_eq!(s.capacity(), reserved, "no move when there is room");
+        s.room_for(3).push_str("xyz");
+        assert_eq!(s.as_str(), "abcdefghé-42xyz");
+    }
+
+    #[test]
+    fn debug_shows_the_length_only_and_clear_wipes() {
+        let mut s = SecretString::from("hunter2");
+        assert_eq!(format!("{s:?}"), "SecretString(** redacted **, 7 bytes)");
+        s.clear();
+        assert_eq!(s.as_str(), "");
+        assert_eq!(SecretString::from(String::from("x")).as_str(), "x");
+    }
+}
