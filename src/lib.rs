@@ -33,6 +33,8 @@ pub mod kind;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod pgpass;
+/// cbindgen:ignore
 pub mod region;
 /// cbindgen:ignore
 pub mod request;
