@@ -615,7 +615,12 @@ pub fn libpq_version_text(version: i32) -> String {
     if version >= 100_000 {
         format!("{}.{}", version / 10_000, version % 10_000)
     } else {
-        format!("{}.{}.{}", version / 10_000, (version / 100) % 100, version % 100)
+        format!(
+            "{}.{}.{}",
+            version / 10_000,
+            (version / 100) % 100,
+            version % 100
+        )
     }
 }
 
@@ -659,7 +664,10 @@ mod tests {
         let mut p = Passfile::empty();
         p.upsert(&k, "tok");
         let reread = Passfile::parse(&p.to_bytes()).unwrap();
-        assert_eq!(&reread.lookup("::1", "5432", "db", "app").unwrap()[..], b"tok");
+        assert_eq!(
+            &reread.lookup("::1", "5432", "db", "app").unwrap()[..],
+            b"tok"
+        );
     }
 
     #[test]
@@ -685,8 +693,16 @@ mod tests {
             .lookup("db.example.com", "5432", "anydb", "app")
             .unwrap();
         assert_eq!(&got[..], TOKEN.as_bytes());
-        assert!(reread.lookup("db.example.com", "5433", "x", "app").is_none());
-        assert!(reread.lookup("db.example.com", "5432", "x", "other").is_none());
+        assert!(
+            reread
+                .lookup("db.example.com", "5433", "x", "app")
+                .is_none()
+        );
+        assert!(
+            reread
+                .lookup("db.example.com", "5432", "x", "other")
+                .is_none()
+        );
     }
 
     #[test]
@@ -702,7 +718,10 @@ mod tests {
         assert_eq!((up.line, up.replaced), (4, true));
         assert_eq!(
             text(&p),
-            original.replace("db.example.com:5432:*:app:OLDTOKEN", "db.example.com:5432:*:app:NEW")
+            original.replace(
+                "db.example.com:5432:*:app:OLDTOKEN",
+                "db.example.com:5432:*:app:NEW"
+            )
         );
     }
 
@@ -740,7 +759,10 @@ mod tests {
         assert_eq!((up.line, up.replaced), (2, false));
         assert_eq!(up.shadowed_by.len(), 1);
         assert!(!up.shadowed_by[0].complete);
-        assert_eq!(up.shadowed_by[0].key.to_string(), "db.example.com:5432:reports:app");
+        assert_eq!(
+            up.shadowed_by[0].key.to_string(),
+            "db.example.com:5432:reports:app"
+        );
     }
 
     #[test]
@@ -780,7 +802,10 @@ mod tests {
             "db.example.com:5432:sales:app:S\ndb.example.com:5432:*:app:NEW\ndb.example.com:5432:*:app:DUP\n"
         );
         assert_eq!(&p.entry_password(&key("*")).unwrap()[..], b"NEW");
-        assert_eq!(&p.lookup("db.example.com", "5432", "sales", "app").unwrap()[..], b"S");
+        assert_eq!(
+            &p.lookup("db.example.com", "5432", "sales", "app").unwrap()[..],
+            b"S"
+        );
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod exec;
+mod libpq_probe;
+mod passfile;
+mod pgpass;
+mod signals;
 mod token;
 mod verify;
 
@@ -36,6 +41,10 @@ enum Command {
         #[command(subcommand)]
         command: RdsCommand,
     },
+    /// Write fresh tokens into a PostgreSQL passfile (~/.pgpass), once or (--watch) continuously
+    Pgpass(pgpass::PgpassArgs),
+    /// Run a command with a fresh token in PGPASSWORD (or MYSQL_PWD)
+    Exec(exec::ExecArgs),
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
@@ -66,6 +75,8 @@ pub fn run() -> ExitCode {
         | Command::Rds {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
+        Command::Pgpass(args) => pgpass::run(&args),
+        Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
     }
 }
