@@ -467,7 +467,7 @@ fn build_sources(profile: Option<&str>) -> Vec<Source> {
         return sources;
     }
     sources.push(source(
-        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)".into(),
+        "web identity".into(),
         SharedCredentialsProvider::new(
             aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
                 .configure(&config)
@@ -533,7 +533,7 @@ fn summarize_not_loaded(text: &str, took: Duration) -> String {
         out.push_str(&format!(", after {} ms", took.as_millis()));
     }
     if out.is_empty() {
-        "not configured".into()
+        "not found, or it has no credentials".into()
     } else {
         out
     }
