@@ -94,12 +94,26 @@ standin_pam_service() {
   local service="$1"; shift
   local file="/etc/pam.d/$service"
   {
-    echo "# Written by iam-db-auth scripts/standin (worktree $ROOT); removed by its stop."
+    echo "# Written by iam-db-auth scripts/standin; removed by its stop."
+    echo "# owner: $WORK"
     echo "auth required $*"
     echo "account required pam_permit.so"
   } >"$file.tmp.$$"
   chmod 644 "$file.tmp.$$"
   mv -f "$file.tmp.$$" "$file"
+}
+
+# Removes /etc/pam.d/$1 if this $WORK wrote it (another checkout's instance may own the port).
+standin_pam_remove() {
+  local file="/etc/pam.d/$1"
+  if [[ -f "$file" ]] && grep -qxF "# owner: $WORK" "$file"; then rm -f "$file"; fi
+}
+
+# Fails if something (not ours: checked first) already listens on 127.0.0.1:$1.
+standin_port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    die "port $1 is in use by another process (another stand-in? set ${2:-the port variable} to another port)"
+  fi
 }
 
 # Whether the process $1 is alive and its command line contains $2 (a recycled pid is not ours).

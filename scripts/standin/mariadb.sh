@@ -100,6 +100,7 @@ start() {
   standin_build
   standin_certs
   standin_keystore
+  standin_port_free "$PORT" IAM_STANDIN_MARIADB_PORT
   mkdir -p "$INSTANCE/run" "$INSTANCE/log"
   write_pam_service
   if [[ ! -d "$DATA/mysql" ]]; then
@@ -135,7 +136,8 @@ stop() {
     standin_kill "$pid" 60
     say "mariadb stand-in stopped (port $PORT)"
   fi
-  rm -f "/etc/pam.d/$SERVICE" "$PIDFILE"
+  standin_pam_remove "$SERVICE"
+  rm -f "$PIDFILE"
 }
 
 status() {

@@ -197,11 +197,13 @@ start() {
   standin_certs
   prepare_instance
   keystore="$(share_keystore)"
-  write_pam_services "$keystore"
   if pid="$(running_pid)"; then
+    write_pam_services "$keystore"
     say "postgres stand-in already running (pid $pid, port $PORT)"
     return 0
   fi
+  standin_port_free "$PORT" IAM_STANDIN_PG_PORT
+  write_pam_services "$keystore"
   if [[ ! -f "$DATA/PG_VERSION" ]]; then
     say "initialising PostgreSQL cluster $DATA"
     rm -rf "$DATA"
@@ -225,7 +227,8 @@ stop() {
     if kill -0 "$pid" 2>/dev/null; then standin_kill "$pid" 30; fi
     say "postgres stand-in stopped (port $PORT)"
   fi
-  rm -f "/etc/pam.d/$SERVICE" "/etc/pam.d/$DSQL_SERVICE"
+  standin_pam_remove "$SERVICE"
+  standin_pam_remove "$DSQL_SERVICE"
 }
 
 status() {
