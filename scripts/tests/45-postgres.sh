@@ -368,5 +368,54 @@ case "$out" in *"version 12.4) reads at most about 320 bytes of a passfile line"
 out="$(with_demo_key "$BIN" pgpass --host localhost --port "$PORT" --user "$PGUSER_IAM" --file "$T/pgpass.new" 2>&1)"
 case "$out" in *"320 bytes"*) not_ok "the system libpq (15) gets no warning" "$out" ;; *) ok "the system libpq (15) gets no warning" ;; esac
 
+say "LD_PRELOAD shim for programs that cannot use a passfile"
+if SHIM="$("$ROOT/scripts/build-pq-preload.sh" 2>"$T/shim-build.log")"; then
+  ok "the LD_PRELOAD library builds (-Wall -Wextra -Werror, -z defs, no libpq linked)"
+else
+  not_ok "the LD_PRELOAD library builds" "$(cat "$T/shim-build.log")"
+  SHIM=/nonexistent
+fi
+check "the main library defines no libpq symbol" 0 "$(nm -D --defined-only "$LIB" | grep -c ' PQ')"
+check "the shim defines exactly the five connect functions" \
+  "PQconnectStart PQconnectStartParams PQconnectdb PQconnectdbParams PQsetdbLogin" \
+  "$(nm -D --defined-only "$SHIM" 2>/dev/null | awk '$3 ~ /^PQ/ {print $3}' | sort | xargs)"
+ldd "$SHIM" 2>/dev/null | grep -q libpq && not_ok "the shim does not link libpq" || ok "the shim does not link libpq"
+# No passfile, no PGPASSWORD: only the shim can supply the password.
+shimmed() {
+  with_demo_key env -u PGPASSWORD PGPASSFILE="$T/none" IAM_DB_AUTH_PQ_HOSTS="${PQ_HOSTS:-localhost}" \
+    LD_PRELOAD="$SHIM" "$@"
+}
+PLAIN="host=localhost port=$PORT dbname=$DB user=$PGUSER_IAM sslrootcert=$CA"
+out="$(shimmed psql "$CONN" -XAtc "SELECT current_user || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)"
+check "unmodified psql logs in through the shim (verify-full)" "$PGUSER_IAM true" "$out"
+out="$(shimmed psql "$PLAIN" -XAtc "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>&1)"
+check "the shim makes a connection without sslmode use TLS" "t" "$out"
+out="$(shimmed pg_dump --dbname="$CONN" --table=pgpass_probe --data-only --inserts 2>&1)"
+case "$out" in *"INSERT INTO public.pgpass_probe VALUES (1, 'dumped');"*) ok "pg_dump logs in through the shim" ;;
+  *) not_ok "pg_dump logs in through the shim" "$out" ;; esac
+out="$(shimmed "$T/pg_login" "$CONN" 2>&1)"
+case "$out" in "$PGUSER_IAM ssl=t libpq="*) ok "a C program (PQconnectdb) logs in through the shim" ;;
+  *) not_ok "a C program (PQconnectdb) logs in through the shim" "$out" ;; esac
+out="$(shimmed "$VENV/bin/python" "$ROOT/scripts/tests/postgres/psycopg_login.py" "$CONN" 2>&1)"
+case "$out" in "$PGUSER_IAM ssl=True impl=binary"*) ok "psycopg with its bundled libpq (PQconnectStart) logs in through the shim" ;;
+  *) not_ok "psycopg with its bundled libpq logs in through the shim" "$out" ;; esac
+out="$(PQ_HOSTS='*.rds.amazonaws.com' shimmed psql "$CONN" -XAtc "SELECT 1" 2>&1)"
+case "$out" in *"no password supplied"*) ok "a host that matches no pattern gets no token" ;;
+  *) not_ok "a host that matches no pattern gets no token" "$out" ;; esac
+out="$(shimmed psql "$PLAIN sslmode=disable" -XAtc "SELECT 1" 2>&1)"
+case "$out" in *"not sending a token to localhost with sslmode=disable"*) ok "the shim sends no token to an sslmode=disable connection" ;;
+  *) not_ok "the shim sends no token to an sslmode=disable connection" "$out" ;; esac
+out="$(env -u PGPASSWORD PGPASSFILE="$T/none" psql "$CONN" -XAtc "SELECT 1" 2>&1)"
+case "$out" in *"no password supplied"*) ok "without the shim the same psql cannot log in (control)" ;;
+  *) not_ok "without the shim the same psql cannot log in (control)" "$out" ;; esac
+out="$(isolated_aws_env AWS_ACCESS_KEY_ID=AKIAUNKNOWNKEY000001 AWS_SECRET_ACCESS_KEY=x AWS_REGION="$REGION" \
+  PGPASSFILE="$T/none" IAM_DB_AUTH_PQ_HOSTS=localhost LD_PRELOAD="$SHIM" psql "$CONN" -XAtc "SELECT 1" 2>&1)"
+case "$out" in *"PAM authentication failed"*) ok "wrong credentials through the shim: libpq's authentication error" ;;
+  *) not_ok "wrong credentials through the shim: libpq's authentication error" "$out" ;; esac
+out="$(isolated_aws_env AWS_REGION="$REGION" PGPASSFILE="$T/none" IAM_DB_AUTH_PQ_HOSTS=localhost LD_PRELOAD="$SHIM" \
+  psql "$CONN" -XAtc "SELECT 1" 2>&1)"
+case "$out" in *"pq-preload: no token for $PGUSER_IAM@localhost:$PORT: no AWS credentials found"*) ok "no credentials through the shim: it says why" ;;
+  *) not_ok "no credentials through the shim: it says why" "$out" ;; esac
+
 echo "postgres: $passed passed, $failed failed"
 ((failed == 0))
