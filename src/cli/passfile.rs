@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use zeroize::Zeroizing;
 
+/// How long to wait for another writer's lock on the passfile's directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why the passfile could not be read or written.
 #[derive(Debug)]
 pub enum FileError {
@@ -93,7 +96,8 @@ fn euid() -> u32 {
 }
 
 impl Editing {
-    /// Locks the directory of `path` for editing (waits for another writer of this program).
+    /// Locks the directory of `path` for editing (waits up to 10 s for another writer of this
+    /// program).
     pub fn begin(path: &Path) -> Result<Editing, FileError> {
         let name = path.file_name().ok_or_else(|| {
             FileError::Refused(format!("{} does not name a file", path.display()))
@@ -108,14 +112,35 @@ impl Editing {
                 dir_path.display()
             ))
         })?;
-        // SAFETY: flock(2) on a descriptor this function owns for as long as `dir` lives.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&dir), libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(FileError::Io(format!(
-                "cannot lock {}: {}",
-                dir_path.display(),
-                std::io::Error::last_os_error()
-            )));
+        // Another writer holds the lock for milliseconds; waiting longer means it is stuck.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            // SAFETY: flock(2) on a descriptor this function owns for as long as `dir` lives.
+            let rc = unsafe {
+                libc::flock(
+                    std::os::fd::AsRawFd::as_raw_fd(&dir),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                )
+            };
+            if rc == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(FileError::Io(format!(
+                    "cannot lock {}: {err}",
+                    dir_path.display()
+                )));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(FileError::Io(format!(
+                    "another process has held the lock on {} for {} s (another iam-db-auth \
+                     editing a passfile there?)",
+                    dir_path.display(),
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Ok(Editing {
             path: dir_path.join(name),
@@ -299,4 +324,115 @@ fn check_editable(path: &Path, meta: &std::fs::Metadata) -> Result<(), FileError
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "iam-db-auth-passfile-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_missing_file_reads_empty_and_is_created_0600() {
+        let dir = TempDir::new("create");
+        let path = dir.0.join("pgpass");
+        let editing = Editing::begin(&path).unwrap();
+        let snap = editing.read().unwrap();
+        assert!(snap.contents.is_empty() && snap.mode.is_none());
+        editing.replace(b"a:1:*:u:p\n", &snap).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"a:1:*:u:p\n");
+        assert_eq!(entries(&dir.0), ["pgpass"], "no temporary file left");
+    }
+
+    #[test]
+    fn a_file_changed_after_reading_is_not_replaced() {
+        let dir = TempDir::new("changed");
+        let path = dir.0.join("pgpass");
+        std::fs::write(&path, b"a:1:*:u:p\n").unwrap();
+        let editing = Editing::begin(&path).unwrap();
+        let snap = editing.read().unwrap();
+        // Another editor replaces the file (new inode) between our read and our write.
+        std::fs::write(dir.0.join("other"), b"b:1:*:u:q\n").unwrap();
+        std::fs::rename(dir.0.join("other"), &path).unwrap();
+        assert!(matches!(
+            editing.replace(b"x", &snap),
+            Err(FileError::Changed)
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), b"b:1:*:u:q\n");
+        assert_eq!(entries(&dir.0), ["pgpass"]);
+        // The directory lock is per open: let go before editing again.
+        drop(editing);
+        // A file that appears where none was read is a change too.
+        let path2 = dir.0.join("new");
+        let snap = editing_read(&path2);
+        std::fs::write(&path2, b"c").unwrap();
+        assert!(matches!(
+            Editing::begin(&path2).unwrap().replace(b"x", &snap),
+            Err(FileError::Changed)
+        ));
+    }
+
+    fn editing_read(path: &Path) -> Snapshot {
+        Editing::begin(path).unwrap().read().unwrap()
+    }
+
+    #[test]
+    fn links_and_directories_are_refused() {
+        let dir = TempDir::new("refuse");
+        let real = dir.0.join("real");
+        std::fs::write(&real, b"a:1:*:u:p\n").unwrap();
+        let link = dir.0.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let refused = |p: &Path| match Editing::begin(p).unwrap().read() {
+            Err(FileError::Refused(m)) => m,
+            Err(other) => panic!("{p:?}: {other}"),
+            Ok(_) => panic!("{p:?}: accepted"),
+        };
+        assert!(refused(&link).contains("symbolic link"));
+        std::fs::create_dir(dir.0.join("sub")).unwrap();
+        assert!(refused(&dir.0.join("sub")).contains("directory"));
+        std::fs::hard_link(&real, dir.0.join("hard")).unwrap();
+        assert!(refused(&real).contains("2 hard links"));
+    }
+
+    #[test]
+    fn the_passfile_location_follows_libpq() {
+        // Only checks the shape: PGPASSFILE and HOME are the process's own.
+        let path = default_path();
+        if let Some(env) = std::env::var_os("PGPASSFILE").filter(|v| !v.is_empty()) {
+            assert_eq!(path.unwrap(), PathBuf::from(env));
+        } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            assert_eq!(path.unwrap(), Path::new(&home).join(".pgpass"));
+        }
+    }
 }

@@ -11,7 +11,7 @@ use super::{EXIT_FAILURE, EXIT_USAGE, libpq_probe, print_error};
 use clap::Args;
 use iam_db_auth::config;
 use iam_db_auth::pgpass::{
-    EntryKey, Passfile, Upserted, libpq_reads_long_lines, libpq_version_text, token_expiry,
+    EntryKey, Passfile, Shadow, Upserted, libpq_reads_long_lines, libpq_version_text, token_expiry,
 };
 use iam_db_auth::{Error, Token, TokenRequest, UtcSeconds};
 use std::path::{Path, PathBuf};
@@ -392,8 +392,8 @@ fn write_entries(
     unreachable!("the loop returns on its last attempt")
 }
 
-/// Reports an entry written and any earlier line that libpq would use instead.
-fn report(log: &Log, path: &Path, key: &EntryKey, placed: &Upserted, token: &Token) {
+/// Reports an entry written and (when `shadows`) any earlier line that libpq would use instead.
+fn report(log: &Log, path: &Path, key: &EntryKey, placed: &Upserted, token: &Token, shadows: bool) {
     let until = UtcSeconds::from_system_time(token.expires_at())
         .map_or_else(|| "?".into(), |t| t.rfc3339());
     log.info(&format!(
@@ -402,7 +402,7 @@ fn report(log: &Log, path: &Path, key: &EntryKey, placed: &Upserted, token: &Tok
         path.display(),
         placed.line,
     ));
-    for shadow in &placed.shadowed_by {
+    for shadow in placed.shadowed_by.iter().filter(|_| shadows) {
         if shadow.complete {
             log.warn(&format!(
                 "line {} ({}) comes first and matches every connection {key} is for: libpq \
@@ -499,7 +499,7 @@ fn once(path: &Path, targets: &[Target], log: &Log) -> ExitCode {
     match write_entries(path, &entries, log) {
         Ok(placed) => {
             for ((key, token), placed) in entries.iter().zip(&placed) {
-                report(log, path, key, placed, token);
+                report(log, path, key, placed, token, true);
             }
             ExitCode::SUCCESS
         }
@@ -518,6 +518,8 @@ struct Slot {
     valid_until: Option<SystemTime>,
     due: SystemTime,
     failures: u32,
+    /// The earlier lines that hid the entry at the last refresh (reported when they change).
+    shadows: Option<Vec<Shadow>>,
 }
 
 fn watch(
@@ -560,6 +562,7 @@ fn watch(
             valid_until,
             due: start,
             failures: 0,
+            shadows: None,
         });
     }
     drop(existing);
@@ -621,7 +624,10 @@ fn refresh(
                 let now = SystemTime::now();
                 for ((i, token), placed) in made.iter().zip(&placed) {
                     let slot = &mut slots[*i];
-                    report(log, path, &slot.key, placed, token);
+                    // Say which lines hide an entry when that changes, not at every refresh.
+                    let shadows = slot.shadows.as_ref() != Some(&placed.shadowed_by);
+                    report(log, path, &slot.key, placed, token, shadows);
+                    slot.shadows = Some(placed.shadowed_by.clone());
                     let expires = token.expires_at();
                     slot.valid_until = Some(expires);
                     slot.failures = 0;
