@@ -181,6 +181,18 @@ out="$(with_demo_key "$BIN" pgpass --host localhost --port "$PORT" --user "$PGUS
 case "$out" in *"line 1 (localhost:*:*:*) comes first and matches every connection"*) ok "an earlier line that hides the entry is reported" ;;
   *) not_ok "an earlier line that hides the entry is reported" "$out" ;; esac
 
+say "concurrent writers lose nothing"
+PASSFILE="$T/pgpass.concurrent"
+printf '# shared by 20 writers\n' >"$PASSFILE"
+chmod 600 "$PASSFILE"
+for i in $(seq 1 20); do
+  with_demo_key "$BIN" pgpass -q --host "db$i.example.com" --user "u$i" --file "$PASSFILE" &
+done
+wait
+entries="$(grep -c '^db[0-9]*\.example\.com:5432:\*:u[0-9]*:' "$PASSFILE")"
+check "20 writers at once: all 20 entries are there, the comment first" "20 # shared by 20 writers" \
+  "$entries $(head -n 1 "$PASSFILE")"
+
 say "refusals"
 PASSFILE="$T/pgpass"
 refuses() {
