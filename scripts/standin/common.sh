@@ -30,7 +30,7 @@ standin_port() {
   printf '%s' "$value"
 }
 
-# Installs $2 as $1's copy, atomically (a verifier may be running from the old one).
+# Copies $1 to $2 (mode $3, default 755) atomically: a verifier may be running from the old copy.
 standin_install() {
   local src="$1" dst="$2" mode="${3:-755}"
   if [[ -f "$dst" ]] && cmp -s "$src" "$dst"; then return 0; fi

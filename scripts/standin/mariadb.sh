@@ -6,13 +6,18 @@
 #   stop    stops it and removes its PAM service file; nothing is left running
 #   status  prints "running ..." (exit 0) or "stopped" (exit 3)
 #   env     prints `export NAME=value` lines for a test to eval (works running or not):
-#     IAM_STANDIN_MARIADB_HOST      127.0.0.1 (loopback only)
+#     IAM_STANDIN_MARIADB_HOST      127.0.0.1 (loopback only; libmariadb turns host "localhost" into
+#                                   the default unix socket: use 127.0.0.1 or --protocol=tcp)
 #     IAM_STANDIN_MARIADB_PORT      the TCP port (default 13306; set IAM_STANDIN_MARIADB_PORT to change)
+#     IAM_STANDIN_MARIADB_BIND      the addresses it listens on (default 127.0.0.1; set it to
+#                                   127.0.0.1,::1 to test IPv6 clients: tokens for [::1]:PORT pass)
 #     IAM_STANDIN_MARIADB_SOCKET    unix socket; `mariadb --socket=$IAM_STANDIN_MARIADB_SOCKET -uroot`
-#                                   is the admin (as OS user root)
+#                                   is the admin (as OS user root); IAM users log in over it too
+#                                   (as u@localhost, with tokens for localhost:PORT)
 #     IAM_STANDIN_MARIADB_CA        CA file that signed the server certificate (--ssl-ca)
 #     IAM_STANDIN_MARIADB_USER      iam_user: logs in with a token, TLS optional
-#     IAM_STANDIN_MARIADB_SSL_USER  iam_ssl_user: logs in with a token, REQUIRE SSL
+#     IAM_STANDIN_MARIADB_SSL_USER  iam_ssl_user: logs in with a token, REQUIRE SSL (MariaDB counts
+#                                   its unix socket as secure: only TCP without TLS is refused)
 #     IAM_STANDIN_MARIADB_DATABASE  iam_test: both users have all privileges on it
 #     IAM_STANDIN_MARIADB_RDS_HOST  an RDS-like name (in the certificate); tokens signed for it with
 #     IAM_STANDIN_MARIADB_RDS_PORT  port 3306 are accepted too (signing-host/port override)
@@ -33,6 +38,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 PORT="$(standin_port "${IAM_STANDIN_MARIADB_PORT:-13306}" IAM_STANDIN_MARIADB_PORT)"
+BIND="${IAM_STANDIN_MARIADB_BIND:-127.0.0.1}"
+[[ "$BIND" =~ ^(127\.0\.0\.1|::1)(,(127\.0\.0\.1|::1))*$ ]] ||
+  die "IAM_STANDIN_MARIADB_BIND must list loopback addresses (127.0.0.1, ::1), not '$BIND'"
 INSTANCE="$STANDIN_DIR/mariadb-$PORT"
 DATA="$INSTANCE/data"
 SOCKET="$INSTANCE/run/mysqld.sock"
@@ -48,6 +56,7 @@ print_env() {
   cat <<EOF
 export IAM_STANDIN_MARIADB_HOST=127.0.0.1
 export IAM_STANDIN_MARIADB_PORT=$PORT
+export IAM_STANDIN_MARIADB_BIND=$BIND
 export IAM_STANDIN_MARIADB_SOCKET=$(printf '%q' "$SOCKET")
 export IAM_STANDIN_MARIADB_CA=$(printf '%q' "$STANDIN_CA")
 export IAM_STANDIN_MARIADB_USER=$USER_PLAIN
@@ -71,9 +80,11 @@ running_pid() {
 admin() { mariadb --no-defaults --socket="$SOCKET" -uroot --batch "$@"; }
 
 write_pam_service() {
+  # "[...]" is PAM's quoting for one argument (a "]" inside is written "\]"): it carries the
+  # bracketed IPv6 endpoint through PAM's own parsing as --endpoint=[::1]:PORT.
   standin_pam_service "$SERVICE" "$STANDIN_PAM_MODULE" "$STANDIN_VERIFIER" verify --exact \
     --keystore "$STANDIN_KEYSTORE" --region "$STANDIN_REGION" \
-    --endpoint "127.0.0.1:$PORT" --endpoint "localhost:$PORT" --endpoint "$STANDIN_RDS_HOST:$RDS_PORT"
+    --endpoint "127.0.0.1:$PORT" "[--endpoint=[::1\\]:$PORT]" --endpoint "localhost:$PORT" --endpoint "$STANDIN_RDS_HOST:$RDS_PORT"
 }
 
 setup_sql() {
@@ -114,7 +125,7 @@ start() {
   # setsid: the server outlives this script and is not in the caller's process group.
   setsid /usr/sbin/mariadbd --no-defaults --user=root --datadir="$DATA" \
     --socket="$SOCKET" --pid-file="$PIDFILE" --log-error="$LOG" \
-    --port="$PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+    --port="$PORT" --bind-address="$BIND" --skip-name-resolve \
     --plugin-load-add=auth_pam --pam-use-cleartext-plugin=ON \
     --ssl-ca="$STANDIN_CA" --ssl-cert="$STANDIN_TLS/server.pem" --ssl-key="$STANDIN_TLS/server.key" \
     --innodb-buffer-pool-size=32M --performance-schema=OFF --max-connections=200 \

@@ -2,8 +2,10 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod dsql;
 mod exec;
 mod libpq_probe;
+mod mysql_plugin;
 mod passfile;
 mod pgpass;
 mod signals;
@@ -41,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: RdsCommand,
     },
+    /// `aws dsql ...` compatible commands (Aurora DSQL tokens)
+    Dsql {
+        #[command(subcommand)]
+        command: dsql::DsqlCommand,
+    },
     /// Write fresh tokens into a PostgreSQL passfile (~/.pgpass), once or (--watch) continuously
     Pgpass(pgpass::PgpassArgs),
     /// Run a command with a fresh token in PGPASSWORD (or MYSQL_PWD)
@@ -48,6 +55,11 @@ enum Command {
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
+    /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
+    MysqlPlugin {
+        #[command(subcommand)]
+        command: mysql_plugin::MysqlPluginCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,9 +87,11 @@ pub fn run() -> ExitCode {
         | Command::Rds {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
+        Command::Dsql { command } => dsql::run(&command),
         Command::Pgpass(args) => pgpass::run(&args),
         Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }
 }
 
