@@ -16,10 +16,16 @@ rm -rf "$T"
 mkdir -p "$T"
 chmod 700 "$T"
 BG_PIDS=()
+TEMP_KEY=""
 cleanup() {
   local pid
   for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   "$STANDIN" stop >/dev/null 2>&1
+  if [[ -n "$TEMP_KEY" && -f "${IAM_STANDIN_KEYSTORE:-}" ]]; then
+    # Rewritten in place (cat >), keeping the keystore's owner and mode.
+    grep -v "^$TEMP_KEY " "$IAM_STANDIN_KEYSTORE" >"$T/keystore.kept" || true
+    cat "$T/keystore.kept" >"$IAM_STANDIN_KEYSTORE"
+  fi
 }
 trap cleanup EXIT
 "$STANDIN" start || die "the PostgreSQL stand-in did not start"
@@ -127,7 +133,8 @@ else
 fi
 
 say "session-token credentials (long tokens)"
-TEMP_KEY="ASIAIAMDBAUTHPGTEMP1"
+# A key of this run's own (removed again at exit), so reruns never meet an older secret.
+TEMP_KEY="ASIAPGPASS$(head -c 512 /dev/urandom | tr -dc 'A-Z0-9' | head -c 10)"
 TEMP_SECRET="pgpassTempSecret/$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 TEMP_SESSION="$(head -c 600 /dev/urandom | base64 -w0)"
 echo "$TEMP_KEY $TEMP_SECRET $TEMP_SESSION" >>"$IAM_STANDIN_KEYSTORE"
