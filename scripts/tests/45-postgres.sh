@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end: the pgpass helper and `exec` against the local RDS-like PostgreSQL stand-in
-# (scripts/standin/postgres.sh: TLS only, PAM + `iam-db-auth verify`), with real clients:
+# End-to-end: the pgpass helper, `exec` and the LD_PRELOAD library against the local RDS-like
+# PostgreSQL stand-in (scripts/standin/postgres.sh: TLS only, PAM + `iam-db-auth verify`), with
+# real clients:
 # psql, pg_dump, an unmodified psycopg 3 program (binary wheel: its own libpq), a C program on
-# the system libpq. Every check can fail; a check that cannot run fails the stage.
+# the system libpq (and `exec --engine mysql` once against the MariaDB stand-in). Every check can
+# fail; a check that cannot run fails the stage.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
@@ -17,10 +19,12 @@ mkdir -p "$T"
 chmod 700 "$T"
 BG_PIDS=()
 TEMP_KEY=""
+STOP_MARIADB=""
 cleanup() {
   local pid
   for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   "$STANDIN" stop >/dev/null 2>&1
+  if [[ -n "$STOP_MARIADB" ]]; then "$ROOT/scripts/standin/mariadb.sh" stop >/dev/null 2>&1; fi
   if [[ -n "$TEMP_KEY" && -f "${IAM_STANDIN_KEYSTORE:-}" ]]; then
     # Rewritten in place (cat >), keeping the keystore's owner and mode.
     grep -v "^$TEMP_KEY " "$IAM_STANDIN_KEYSTORE" >"$T/keystore.kept" || true
@@ -375,6 +379,22 @@ EXEC_PID="$(pgrep -f "iam-db-auth exec --host localhost --port $PORT --user $PGU
 kill -TERM "$EXEC_PID"
 wait_for "[[ -s $T/exec-term.status ]]" 10
 check "SIGTERM sent to exec is forwarded; the command's death gives 143" "exit 143" "$(cat "$T/exec-term.status" 2>/dev/null)"
+# --engine mysql: the token in MYSQL_PWD, host and port in MYSQL_HOST/MYSQL_TCP_PORT, against
+# the MariaDB stand-in with the stock client.
+export IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_MARIADB_PORT:-13316}"
+MARIADB_STANDIN="$ROOT/scripts/standin/mariadb.sh"
+if "$MARIADB_STANDIN" start >"$T/mariadb-start.log" 2>&1; then
+  STOP_MARIADB=1
+  eval "$("$MARIADB_STANDIN" env)"
+  out="$(with_demo_key env -u MYSQL_HOST -u MYSQL_TCP_PORT -u MYSQL_PWD "$BIN" exec --engine mysql \
+    --host 127.0.0.1 --port "$IAM_STANDIN_MARIADB_PORT" --user "$IAM_STANDIN_MARIADB_USER" -- \
+    mariadb --no-defaults -u "$IAM_STANDIN_MARIADB_USER" --ssl-ca="$IAM_STANDIN_MARIADB_CA" --ssl-verify-server-cert -N -B \
+    -e "SELECT CURRENT_USER()" 2>&1)"
+  check "exec --engine mysql logs the mariadb client in (MYSQL_PWD, MYSQL_HOST, MYSQL_TCP_PORT)" \
+    "$IAM_STANDIN_MARIADB_USER@%" "$out"
+else
+  not_ok "the MariaDB stand-in starts" "$(tail -n 20 "$T/mariadb-start.log")"
+fi
 
 say "old libpq: the helper warns"
 # A stand-in for a pre-2020 libpq: only PQlibVersion, saying 12.4 (cuts lines at 320 bytes).
