@@ -75,15 +75,18 @@ wait_for() {
   return 1
 }
 # start_bg LOG WRAPPER... -- COMMAND...: runs COMMAND under WRAPPER (a function such as
-# with_demo_key, with its arguments) in the background, output to LOG; its pid (the real one,
-# not a subshell's) in $BG_PID.
+# with_demo_key, with its arguments) in the background, output to LOG, its exit status to
+# LOG.status when it ends; its pid (the real one, not a subshell's) in $BG_PID.
 start_bg() {
   local log="$1" pidfile="$T/bg.$RANDOM.pid" wrapper=()
   shift
   while [[ "$1" != "--" ]]; do wrapper+=("$1"); shift; done
   shift
-  rm -f "$pidfile"
-  ( "${wrapper[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$log" 2>&1 ) &
+  rm -f "$pidfile" "$log.status"
+  (
+    "${wrapper[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$log" 2>&1
+    echo "exit $?" >"$log.status"
+  ) &
   wait_for "[[ -s $pidfile ]]" 10 || die "background command did not start: $*"
   BG_PID="$(cat "$pidfile")"
   BG_PIDS+=("$BG_PID")
@@ -373,12 +376,16 @@ if ((SECONDS - started < 10)) && grep -q "canceling statement due to user reques
 else
   not_ok "SIGINT sent to exec reaches psql" "$(cat "$T/exec-int.log")"
 fi
-( with_demo_key "$BIN" exec --host localhost --port "$PORT" --user "$PGUSER_IAM" -- sleep 30; echo "exit $?" >"$T/exec-term.status" ) &
-wait_for "pgrep -f '^sleep 30$' >/dev/null" 10
-EXEC_PID="$(pgrep -f "iam-db-auth exec --host localhost --port $PORT --user $PGUSER_IAM -- sleep 30" | head -n 1)"
+start_bg "$T/exec-term.log" with_demo_key -- "$BIN" exec --host localhost --port "$PORT" --user "$PGUSER_IAM" -- sleep 30
+EXEC_PID="$BG_PID"
+# The child (sleep) is running once exec has one.
+wait_for "[[ -n \"\$(cat /proc/$EXEC_PID/task/*/children 2>/dev/null)\" ]]" 10
+CHILD_PID="$(cat /proc/"$EXEC_PID"/task/*/children 2>/dev/null | xargs)"
 kill -TERM "$EXEC_PID"
-wait_for "[[ -s $T/exec-term.status ]]" 10
-check "SIGTERM sent to exec is forwarded; the command's death gives 143" "exit 143" "$(cat "$T/exec-term.status" 2>/dev/null)"
+wait_for "[[ -s $T/exec-term.log.status ]]" 10
+# 143 alone could be exec itself dying of SIGTERM; the command must be gone too.
+check "SIGTERM sent to exec is forwarded; the command's death gives 143, no orphan left" \
+  "exit 143 gone" "$(cat "$T/exec-term.log.status" 2>/dev/null) $(kill -0 "$CHILD_PID" 2>/dev/null && echo running || echo gone)"
 # --engine mysql: the token in MYSQL_PWD, host and port in MYSQL_HOST/MYSQL_TCP_PORT, against
 # the MariaDB stand-in with the stock client.
 export IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_MARIADB_PORT:-13316}"
