@@ -54,6 +54,7 @@ def main() -> None:
             os.environ.pop(step["name"], None)
             out = {}
         elif op == "write":
+            os.makedirs(os.path.dirname(step["path"]), exist_ok=True)
             with open(step["path"], "w") as f:
                 f.write(step["text"])
             out = {}

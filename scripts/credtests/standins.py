@@ -152,6 +152,8 @@ class StandIn:
     def __init__(self) -> None:
         self.rec = Recorder()
         self.lifetime_s: float = 3600
+        # When set, the body of the credentials answer (to test how bad answers are handled).
+        self.serve_override: str | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.standin = self
@@ -232,6 +234,8 @@ class Imds(StandIn):
         if path == base:
             return h.send(200, self.role)
         if path == base + self.role:
+            if self.serve_override is not None:
+                return h.send(200, self.serve_override)
             c = self.mint("imds")
             doc = {
                 "Code": "Success",
@@ -269,6 +273,8 @@ class Container(StandIn):
             self.rec.reject("missing or wrong Authorization header")
             doc = {"Code": "AccessDeniedException", "Message": "invalid authorization token"}
             return h.send(401, json.dumps(doc), "application/json")
+        if self.serve_override is not None:
+            return h.send(200, self.serve_override, "application/json")
         c = self.mint("ctr")
         doc = {
             "AccessKeyId": c.key_id,
