@@ -11,11 +11,17 @@ Steps (dicts, by "op"):
   setenv   name, value       unsetenv name
   write    path, text        remove path
   sleep    seconds           clear (iam_cache_clear)
+  fork     as token, plus children and threads: with `threads` threads making tokens for
+           other users in a loop, fork `children` times (multiprocessing, fork start method);
+           each child makes one token and hands it back; a child that does not answer within
+           20 s counts as hung
 """
 
 import json
+import multiprocessing
 import os
 import sys
+import threading
 import time
 
 from iamlib import Lib, TokenError
@@ -33,6 +39,43 @@ def one(lib: Lib, step: dict) -> dict:
         return {"ok": True, "token": token, "ms": (time.perf_counter() - started) * 1000, "at": time.time()}
     except TokenError as e:
         return {"ok": False, "code": e.code, "message": e.message, "ms": (time.perf_counter() - started) * 1000}
+
+
+def in_child(lib: Lib, step: dict, queue) -> None:
+    queue.put(one(lib, step))
+
+
+def fork(lib: Lib, step: dict) -> dict:
+    stop = threading.Event()
+    busy = {"calls": 0, "errors": 0}
+
+    def hammer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            r = one(lib, dict(step, user=f"busy{n}-{i % 50}"))
+            busy["calls"] += 1
+            busy["errors"] += 0 if r["ok"] else 1
+            i += 1
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(step.get("threads", 0))]
+    for t in threads:
+        t.start()
+    ctx = multiprocessing.get_context("fork")
+    children, hung = [], 0
+    for _ in range(step["children"]):
+        queue = ctx.Queue()
+        p = ctx.Process(target=in_child, args=(lib, step, queue))
+        p.start()
+        try:
+            children.append(queue.get(timeout=20))
+        except Exception:
+            hung += 1
+            p.kill()
+        p.join(5)
+    stop.set()
+    for t in threads:
+        t.join()
+    return {"children": children, "hung": hung, "busy": busy}
 
 
 def main() -> None:
@@ -64,6 +107,8 @@ def main() -> None:
         elif op == "sleep":
             time.sleep(step["seconds"])
             out = {}
+        elif op == "fork":
+            out = fork(lib, step)
         elif op == "clear":
             lib.clear()
             out = {}
