@@ -527,7 +527,11 @@ fn build_profile_source(profile: Option<&str>) -> Source {
             _ => "profile 'default'".to_string(),
         },
     };
-    new_source(label, SharedCredentialsProvider::new(builder.build()), false)
+    new_source(
+        label,
+        SharedCredentialsProvider::new(builder.build()),
+        false,
+    )
 }
 
 /// The sources of the default chain after the shared files.
@@ -590,19 +594,20 @@ impl FilesStamp {
             var("AWS_SHARED_CREDENTIALS_FILE"),
             var("AWS_PROFILE"),
         ];
-        let path = |explicit: &Option<std::ffi::OsString>, default: &str| {
-            match explicit.as_ref().filter(|p| !p.is_empty()) {
-                Some(p) => {
-                    let p = std::path::PathBuf::from(p);
-                    match (p.strip_prefix("~"), &vars[0]) {
-                        (Ok(rest), Some(home)) => Some(std::path::Path::new(home).join(rest)),
-                        _ => Some(p),
-                    }
+        let path = |explicit: &Option<std::ffi::OsString>, default: &str| match explicit
+            .as_ref()
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => {
+                let p = std::path::PathBuf::from(p);
+                match (p.strip_prefix("~"), &vars[0]) {
+                    (Ok(rest), Some(home)) => Some(std::path::Path::new(home).join(rest)),
+                    _ => Some(p),
                 }
-                None => vars[0]
-                    .as_ref()
-                    .map(|home| std::path::Path::new(home).join(default)),
             }
+            None => vars[0]
+                .as_ref()
+                .map(|home| std::path::Path::new(home).join(default)),
         };
         let stat = |p: Option<std::path::PathBuf>| {
             let m = std::fs::metadata(p?).ok()?;
@@ -729,7 +734,10 @@ mod tests {
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r";
         let text = format!("bad key {secret} and token {jwt}; key AKIAIOSFODNN7EXAMPLE");
         let shown = scrub(&text);
-        assert!(!shown.contains(secret) && !shown.contains("dBjftJeZ4CVP"), "{shown}");
+        assert!(
+            !shown.contains(secret) && !shown.contains("dBjftJeZ4CVP"),
+            "{shown}"
+        );
         assert!(shown.contains("AKIAIOSFODNN7EXAMPLE") && shown.contains("bad key [withheld]"));
         let path = "/home/someone/.aws/sso/cache/0123456789abcdef0123456789abcdef.json";
         assert_eq!(scrub(path), path);

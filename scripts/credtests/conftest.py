@@ -3,8 +3,8 @@
 Every scenario runs in a fresh child process (child.py) that uses the library through its C ABI,
 with an environment built from scratch: no AWS_* or IAM_DB_AUTH_* variable from outside, HOME in
 a temporary directory (so ~/.aws/... is the test's own), the real EC2 metadata endpoint
-disabled unless the test points it at a loopback stand-in, and debug logging on, so every
-scenario also checks that no secret reaches the log.
+disabled unless the test points it at a loopback stand-in, every other AWS endpoint on
+loopback, and debug logging on, so every scenario also checks that no secret reaches the log.
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ def scenario(tmp_path) -> Scenario:
     env.update(
         HOME=str(home),
         AWS_EC2_METADATA_DISABLED="true",
+        # A catch-all: any AWS service a test did not point at a stand-in (SSO OIDC, say) goes
+        # to a closed loopback port, never to the internet.
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
         IAM_DB_AUTH_LOG="debug",
         IAM_DB_AUTH_LIB=str(LIB),
         PYTHONPATH=str(HERE),
