@@ -24,11 +24,14 @@ use std::time::Instant;
 /// How long a region read from a profile file is reused, like static credentials.
 const PROFILE_REGION_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// A profile selection's region, and when it was read.
+type ProfileRegions = HashMap<Option<String>, (Instant, Option<String>)>;
+
 pub(crate) struct Core {
     generation: u64,
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
     chains: Mutex<HashMap<Option<String>, Arc<CredentialChain>>>,
-    profile_regions: Mutex<HashMap<Option<String>, (Instant, Option<String>)>>,
+    profile_regions: Mutex<ProfileRegions>,
     pub(crate) tokens: TokenCache,
     pub(crate) keys: SigningKeyCache,
 }
