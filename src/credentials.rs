@@ -544,7 +544,7 @@ fn build_network_sources(config: &ProviderConfig) -> Vec<Source> {
         .build();
     vec![
         new_source(
-            "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)".into(),
+            "web identity".into(),
             SharedCredentialsProvider::new(
                 aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
                     .configure(config)
@@ -698,7 +698,7 @@ fn summarize_not_loaded(text: &str, took: Duration) -> String {
         out.push_str(&format!(", after {} ms", took.as_millis()));
     }
     if out.is_empty() {
-        "not configured".into()
+        "not found, or it has no credentials".into()
     } else {
         out
     }

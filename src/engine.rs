@@ -23,9 +23,9 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     let started = Instant::now();
     request.validate()?;
     let core = runtime::core();
-    let (region, region_source) = resolve_region(&core, request)?;
+    let (region, region_source) = resolve_region(core, request)?;
     let credentials = core.credentials(request.profile)?;
-    let (token, cache) = token_with_credentials(&core, request, &region, &credentials)?;
+    let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
     // A cache hit is routine (debug); a new token is worth a line at info.
     let level = if cache == CacheUse::Hit {
         Level::Debug

@@ -4,7 +4,7 @@
 //! (see `runtime`) belongs to one generation and is rebuilt, never reused, in a child.
 
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static REGISTER: Once = Once::new();
@@ -38,5 +38,59 @@ fn register() {
             crate::log::Level::Warn,
             "pthread_atfork failed ({rc}); detecting fork by process id instead"
         );
+    }
+}
+
+/// A value per fork generation of the process, created on first use and never freed.
+///
+/// `get` returns the value of the current generation, creating it if the process has forked
+/// since (or it was never created). Values of earlier generations are kept, linked from the
+/// current one: in a child they may be locked by parent threads that no longer exist, so they
+/// are never touched or dropped again, only kept reachable (so leak checkers see them as such).
+pub(crate) struct PerFork<T: 'static> {
+    current: AtomicPtr<Slot<T>>,
+}
+
+struct Slot<T> {
+    generation: u64,
+    value: T,
+    /// The previous generation's slot (kept reachable, never used).
+    _previous: *mut Slot<T>,
+}
+
+impl<T: Sync + 'static> PerFork<T> {
+    pub(crate) const fn new() -> Self {
+        PerFork {
+            current: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn get(&'static self, init: impl Fn() -> T) -> &'static T {
+        let generation = generation();
+        loop {
+            let current = self.current.load(Ordering::Acquire);
+            // SAFETY: every non-null pointer stored here comes from Box::into_raw below and is
+            // never freed, so it is valid for 'static; `Slot<T>` is only read (T: Sync).
+            if let Some(slot) = unsafe { current.as_ref() } {
+                if slot.generation == generation {
+                    return &slot.value;
+                }
+            }
+            let fresh = Box::into_raw(Box::new(Slot {
+                generation,
+                value: init(),
+                _previous: current,
+            }));
+            match self
+                .current
+                .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+            {
+                // SAFETY: just created above and now published; never freed.
+                Ok(_) => return unsafe { &(*fresh).value },
+                // Another thread published first. Ours was never shared: free it and retry.
+                // SAFETY: `fresh` came from Box::into_raw and no one else has seen it.
+                Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+            }
+        }
     }
 }

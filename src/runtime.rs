@@ -6,9 +6,9 @@
 //!
 //! - Threads: every part is `Sync`; lookups take read locks; one thread at a time looks up
 //!   credentials for a given profile while the others wait for its answer.
-//! - fork: the child sees a new fork generation (see `fork`) and builds a new `Core`. The old
-//!   one is leaked on purpose: its locks may be held by parent threads that do not exist in
-//!   the child, and dropping its runtime would wait for them.
+//! - fork: the child sees a new fork generation (see `fork::PerFork`) and builds a new `Core`.
+//!   The old one is never used or dropped again: its locks may be held by parent threads that
+//!   do not exist in the child, and dropping its runtime would wait for them.
 //! - exit and `dlclose`: nothing is torn down at exit (statics are not dropped), so exit never
 //!   waits on us; the library is linked `-z nodelete` (build.rs), so `dlclose` does not
 //!   unmap code that a runtime's blocking-pool thread may still be parked in.
@@ -16,63 +16,38 @@
 use crate::cache::{SigningKeyCache, TokenCache};
 use crate::credentials::{CredentialChain, RuntimeHandle};
 use crate::error::{Error, ErrorCode, Result};
-use arc_swap::ArcSwapOption;
-use std::collections::HashMap;
+use crate::fork::PerFork;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// How long a region read from a profile file is reused, like static credentials.
 const PROFILE_REGION_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A profile selection's region, and when it was read.
-type ProfileRegions = HashMap<Option<String>, (Instant, Option<String>)>;
+/// A region read from a profile file (or its absence), and when it was read.
+type ProfileRegion = (Instant, Option<String>);
 
 pub(crate) struct Core {
-    generation: u64,
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
-    chains: Mutex<HashMap<Option<String>, Arc<CredentialChain>>>,
-    profile_regions: Mutex<ProfileRegions>,
+    chains: Mutex<BTreeMap<Option<String>, Arc<CredentialChain>>>,
+    profile_regions: Mutex<BTreeMap<Option<String>, ProfileRegion>>,
     pub(crate) tokens: TokenCache,
     pub(crate) keys: SigningKeyCache,
 }
 
-static CORE: ArcSwapOption<Core> = ArcSwapOption::const_empty();
+static CORE: PerFork<Core> = PerFork::new();
 
-/// The state of this process image.
-pub(crate) fn core() -> Arc<Core> {
-    let generation = crate::fork::generation();
-    loop {
-        let current = CORE.load_full();
-        if let Some(core) = &current {
-            if core.generation == generation {
-                return core.clone();
-            }
-        }
-        let fresh = Arc::new(Core::new(generation));
-        let previous = CORE.compare_and_swap(&current, Some(fresh.clone()));
-        let swapped = match (&*previous, &current) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if swapped {
-            if let Some(stale) = current {
-                // Inherited from the parent across fork(): never drop it (see module docs).
-                std::mem::forget(stale);
-            }
-            return fresh;
-        }
-        // Another thread installed a Core first; use it (ours was never used: drop is safe).
-    }
+/// The state of this process image (this fork generation).
+pub(crate) fn core() -> &'static Core {
+    CORE.get(Core::new)
 }
 
 impl Core {
-    fn new(generation: u64) -> Self {
+    fn new() -> Self {
         Core {
-            generation,
             runtime: OnceLock::new(),
-            chains: Mutex::new(HashMap::new()),
-            profile_regions: Mutex::new(HashMap::new()),
+            chains: Mutex::new(BTreeMap::new()),
+            profile_regions: Mutex::new(BTreeMap::new()),
             tokens: TokenCache::default(),
             keys: SigningKeyCache::default(),
         }

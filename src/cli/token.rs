@@ -16,7 +16,12 @@ pub struct TokenArgs {
     #[arg(long)]
     port: Option<u16>,
     /// Database user the token is for (not used by dsql tokens)
-    #[arg(long, visible_alias = "username", value_name = "USER")]
+    #[arg(
+        long,
+        visible_alias = "username",
+        value_name = "USER",
+        allow_hyphen_values = true
+    )]
     user: Option<String>,
     /// AWS region [default: from the endpoint name, else AWS_REGION, AWS_DEFAULT_REGION, the profile]
     #[arg(long)]

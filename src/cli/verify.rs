@@ -24,7 +24,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     region: String,
     /// The user logging in
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     user: String,
     /// Token kind the server takes (dsql: DbConnectAdmin for user admin, DbConnect otherwise)
     #[arg(long, default_value = "rds", value_parser = parse_kind)]

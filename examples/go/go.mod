@@ -1,0 +1,3 @@
+module example.com/iam-token
+
+go 1.19

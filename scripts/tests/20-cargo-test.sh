@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Unit and integration tests (vectors, verifier, CLI, header drift): cargo test.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$ROOT"
+isolated_aws_env cargo test --quiet 2>&1

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# The README's first command, as a user runs it.
+set -euo pipefail
+exec bash "$(dirname "$0")/../demo.sh"

@@ -1,0 +1,745 @@
+//! The `iam-db-auth` binary as a user runs it: each case starts the real binary with a
+//! controlled environment (no AWS settings from outside, the real metadata endpoint disabled,
+//! a private HOME) and checks stdout, stderr and the exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iam-db-auth");
+const AKID: &str = "AKIDEXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+struct Sandbox {
+    home: PathBuf,
+}
+
+impl Sandbox {
+    fn new(name: &str) -> Sandbox {
+        let home =
+            std::env::temp_dir().join(format!("iam-db-auth-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(home.join(".aws")).unwrap();
+        Sandbox { home }
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.home.join(rel);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A command with only the variables a test sets (plus PATH).
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home.join(".aws/credentials"),
+            )
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn with_keys(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(args);
+        c.env("AWS_ACCESS_KEY_ID", AKID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET);
+        c
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn run(c: &mut Command) -> Output {
+    c.output().expect("run iam-db-auth")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn verify(
+    sandbox: &Sandbox,
+    token: &str,
+    endpoint: &str,
+    region: &str,
+    user: &str,
+    keystore: &Path,
+) -> Output {
+    use std::io::Write as _;
+    let mut c = sandbox.cmd(&[
+        "verify",
+        "--keystore",
+        keystore.to_str().unwrap(),
+        "--endpoint",
+        endpoint,
+        "--region",
+        region,
+        "--user",
+        user,
+    ]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const BOTOCORE_BASIC: &str = "mydb.123456789012.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260102%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=fafff7935111cbb54ca90bede42d353f425f273545c60a8050866bedd9775508";
+
+#[test]
+fn token_with_signing_time_is_the_botocore_token_byte_for_byte() {
+    let s = Sandbox::new("vector");
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "mydb.123456789012.us-east-1.rds.amazonaws.com",
+        "--port",
+        "5432",
+        "--user",
+        "app_user",
+        "--signing-time",
+        "2026-01-02T03:04:05Z",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
+}
+
+#[test]
+fn aws_cli_command_line_works_by_changing_the_program_name() {
+    let s = Sandbox::new("awscli");
+    let o = run(&mut s.with_keys(&[
+        "rds",
+        "generate-db-auth-token",
+        "--hostname",
+        "mydb.123456789012.us-east-1.rds.amazonaws.com",
+        "--port",
+        "5432",
+        "--region",
+        "us-east-1",
+        "--username",
+        "app_user",
+        "--signing-time",
+        "2026-01-02T03:04:05Z",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
+}
+
+#[test]
+fn session_token_is_signed_and_encoded_as_botocore_does() {
+    // The "botocore-b64-session-token" vector: a session token full of '/', '+' and '='.
+    let s = Sandbox::new("session");
+    let o = run(s
+        .with_keys(&[
+            "token",
+            "--host",
+            "mydb.123456789012.us-east-1.rds.amazonaws.com",
+            "--port",
+            "5432",
+            "--user",
+            "app_user",
+            "--signing-time",
+            "2026-01-02T03:04:05Z",
+        ])
+        .env(
+            "AWS_SESSION_TOKEN",
+            "FwoGZXIvYXdzEJr//////////wEaDH+abc/def+ghi==",
+        ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim_end(),
+        "mydb.123456789012.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260102%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=FwoGZXIvYXdzEJr%2F%2F%2F%2F%2F%2F%2F%2F%2F%2FwEaDH%2Babc%2Fdef%2Bghi%3D%3D&X-Amz-Signature=30a64f51245b60d9cd0ad66da6bee70d78441560ab73803135615948b8da1bd1"
+    );
+    // An empty AWS_SESSION_TOKEN is no session token: never an empty parameter.
+    let empty = run(s
+        .with_keys(&[
+            "token",
+            "--host",
+            "db.internal",
+            "--port",
+            "5432",
+            "--user",
+            "app",
+            "--region",
+            "us-east-1",
+        ])
+        .env("AWS_SESSION_TOKEN", ""));
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    assert!(!stdout(&empty).contains("X-Amz-Security-Token"));
+}
+
+#[test]
+fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
+    let s = Sandbox::new("verify");
+    let keystore = s.write("keystore", &format!("# test keys\n{AKID} {SECRET}\n"));
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "3306",
+        "--user",
+        "app",
+        "--region",
+        "eu-west-1",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o);
+    let ok = verify(
+        &s,
+        &token,
+        "db.internal:3306",
+        "eu-west-1",
+        "app",
+        &keystore,
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let other_user = verify(
+        &s,
+        &token,
+        "db.internal:3306",
+        "eu-west-1",
+        "root",
+        &keystore,
+    );
+    assert_eq!(other_user.status.code(), Some(1));
+    assert!(stderr(&other_user).contains("not 'root'"));
+    assert!(
+        !stderr(&other_user).contains("X-Amz-Signature"),
+        "never print the token"
+    );
+    let tampered = token.replace("DBUser=app", "DBUser=apq");
+    let bad = verify(
+        &s,
+        &tampered,
+        "db.internal:3306",
+        "eu-west-1",
+        "apq",
+        &keystore,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("signature does not match"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn signing_host_override_signs_for_the_real_endpoint() {
+    let s = Sandbox::new("signing-host");
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "13306",
+        "--user",
+        "app",
+        "--signing-host",
+        "prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com",
+        "--signing-port",
+        "3306",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o);
+    assert!(token.starts_with("prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com:3306/?"));
+    assert!(
+        token.contains("%2Feu-central-1%2Frds-db%2F"),
+        "region inferred from the signing host"
+    );
+    // The same through the environment setting every door shares.
+    let o = run(s
+        .with_keys(&[
+            "token",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "13306",
+            "--user",
+            "app",
+        ])
+        .env(
+            "IAM_DB_AUTH_SIGNING_HOST",
+            "prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com",
+        )
+        .env("IAM_DB_AUTH_SIGNING_PORT", "3306"));
+    assert!(stdout(&o).starts_with("prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com:3306/?"));
+}
+
+#[test]
+fn region_comes_from_env_then_profile_and_never_defaults() {
+    let s = Sandbox::new("region");
+    let args = [
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+    ];
+    let none = run(&mut s.with_keys(&args));
+    assert_eq!(none.status.code(), Some(1));
+    let msg = stderr(&none);
+    assert!(
+        msg.contains("no AWS region") && msg.contains("AWS_REGION"),
+        "{msg}"
+    );
+    assert!(stdout(&none).is_empty());
+
+    let env = run(s.with_keys(&args).env("AWS_DEFAULT_REGION", "ap-south-1"));
+    assert!(
+        stdout(&env).contains("%2Fap-south-1%2F"),
+        "{}",
+        stderr(&env)
+    );
+    let both = run(s
+        .with_keys(&args)
+        .env("AWS_DEFAULT_REGION", "ap-south-1")
+        .env("AWS_REGION", "sa-east-1"));
+    assert!(stdout(&both).contains("%2Fsa-east-1%2F"));
+    let bad_env = run(s.with_keys(&args).env("AWS_REGION", "Mars"));
+    assert!(stderr(&bad_env).contains("AWS_REGION='Mars' is not a region name"));
+
+    s.write(
+        ".aws/config",
+        "[default]\nregion = eu-north-1\n\n[profile other]\nregion = ca-west-1\n",
+    );
+    let profile = run(&mut s.with_keys(&args));
+    assert!(
+        stdout(&profile).contains("%2Feu-north-1%2F"),
+        "{}",
+        stderr(&profile)
+    );
+    let other = run(s.with_keys(&args).env("AWS_PROFILE", "other"));
+    assert!(
+        stdout(&other).contains("%2Fca-west-1%2F"),
+        "{}",
+        stderr(&other)
+    );
+    // An endpoint name beats the configuration; an explicit region beats everything.
+    let endpoint = run(s
+        .with_keys(&[
+            "token",
+            "--host",
+            "x.c9akciq32.us-west-1.rds.amazonaws.com",
+            "--port",
+            "5432",
+            "--user",
+            "app",
+        ])
+        .env("AWS_REGION", "sa-east-1"));
+    assert!(stdout(&endpoint).contains("%2Fus-west-1%2F"));
+    let explicit = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "x.c9akciq32.us-west-1.rds.amazonaws.com",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-2",
+    ]));
+    assert!(stdout(&explicit).contains("%2Fus-east-2%2F"));
+}
+
+#[test]
+fn explicit_profile_takes_its_credentials_from_the_shared_files() {
+    let s = Sandbox::new("profile");
+    s.write(
+        ".aws/credentials",
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = d\n\n[dbs]\naws_access_key_id = AKIADBS\naws_secret_access_key = s\n",
+    );
+    s.write(".aws/config", "[profile dbs]\nregion = us-west-2\n");
+    let args = [
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+    ];
+    // The environment wins in the default chain...
+    let env = run(s.with_keys(&args).env("AWS_REGION", "us-east-1"));
+    assert!(
+        stdout(&env).contains("Credential=AKIDEXAMPLE%2F"),
+        "{}",
+        stderr(&env)
+    );
+    // ...but an explicit profile uses that profile (as the AWS CLI does), and its region.
+    let mut with_profile = args.to_vec();
+    with_profile.extend(["--profile", "dbs"]);
+    let p = run(&mut s.with_keys(&with_profile));
+    assert!(
+        stdout(&p).contains("Credential=AKIADBS%2F"),
+        "{}",
+        stderr(&p)
+    );
+    assert!(stdout(&p).contains("%2Fus-west-2%2F"));
+    let via_env = run(s.with_keys(&args).env("IAM_DB_AUTH_PROFILE", "dbs"));
+    assert!(
+        stdout(&via_env).contains("Credential=AKIADBS%2F"),
+        "{}",
+        stderr(&via_env)
+    );
+    // Without environment keys the default chain reaches the default profile.
+    let default = run(s.cmd(&args).env("AWS_REGION", "us-east-1"));
+    assert!(
+        stdout(&default).contains("Credential=AKIADEFAULT%2F"),
+        "{}",
+        stderr(&default)
+    );
+    let missing = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-1",
+        "--profile",
+        "nope",
+    ]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nope"), "{}", stderr(&missing));
+}
+
+#[test]
+fn no_credentials_says_what_was_tried() {
+    let s = Sandbox::new("nocreds");
+    let o = run(&mut s.cmd(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-1",
+    ]));
+    assert_eq!(o.status.code(), Some(1));
+    let msg = stderr(&o);
+    assert!(msg.contains("no AWS credentials found"), "{msg}");
+    for source in [
+        "environment",
+        "profile 'default'",
+        "web identity",
+        "container",
+        "instance metadata",
+    ] {
+        assert!(msg.contains(source), "{source} missing from: {msg}");
+    }
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_status() {
+    let s = Sandbox::new("bad");
+    let long_host = "a".repeat(300);
+    let table: &[(&[&str], i32, &str)] = &[
+        (
+            &[
+                "token",
+                "--host",
+                "",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "host is empty",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "https://db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "URL scheme",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com/x",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "path",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "whitespace",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com:5432",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "contains a port",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                &long_host,
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "at most 253",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "0",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "port is 0",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "99999",
+                "--user",
+                "u",
+            ],
+            2,
+            "99999",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "",
+                "--region",
+                "us-east-1",
+            ],
+            1,
+            "user is empty",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "US-EAST-1",
+            ],
+            1,
+            "not a region name",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+                "--expires-in",
+                "600",
+            ],
+            1,
+            "always last 900",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--user",
+                "u",
+                "--region",
+                "us-east-1",
+            ],
+            2,
+            "--port is required",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--region",
+                "us-east-1",
+            ],
+            2,
+            "--user is required",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--signing-time",
+                "yesterday",
+            ],
+            2,
+            "RFC 3339",
+        ),
+        (
+            &[
+                "token",
+                "--host",
+                "db.example.com",
+                "--port",
+                "5432",
+                "--user",
+                "u",
+                "--kind",
+                "redis",
+            ],
+            2,
+            "not a token kind",
+        ),
+        (&["frobnicate"], 2, "frobnicate"),
+    ];
+    for (args, code, needle) in table {
+        let o = run(&mut s.with_keys(args));
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{args:?}: {:?} lacks {needle:?}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty(), "{args:?} printed to stdout");
+    }
+}
+
+#[test]
+fn invalid_utf8_arguments_are_refused_not_crashed_on() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let s = Sandbox::new("utf8");
+    let mut c = s.with_keys(&[
+        "token",
+        "--port",
+        "5432",
+        "--user",
+        "u",
+        "--region",
+        "us-east-1",
+        "--host",
+    ]);
+    c.arg(std::ffi::OsStr::from_bytes(b"db\xff.example.com"));
+    let o = run(&mut c);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("UTF-8"), "{}", stderr(&o));
+}
+
+#[test]
+fn json_output_is_a_json_string() {
+    let s = Sandbox::new("json");
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-1",
+        "--output",
+        "json",
+    ]));
+    let text = stdout(&o);
+    let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert!(
+        parsed
+            .as_str()
+            .unwrap()
+            .starts_with("db.internal:5432/?Action=connect")
+    );
+}
