@@ -35,6 +35,10 @@ const STATIC_REUSE: Duration = Duration::from_secs(60);
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 /// Credentials that expire sooner than the refresh margin are re-checked this often.
 const NEAR_EXPIRY_RECHECK: Duration = Duration::from_secs(10);
+/// When a refresh fails, temporary credentials with at least this much life left keep being
+/// used (re-checked every [`NEAR_EXPIRY_RECHECK`]), so an endpoint's blip during the refresh
+/// window does not fail logins that the current credentials can still sign.
+const REFRESH_FAILURE_GRACE: Duration = Duration::from_secs(60);
 /// A network source (container endpoint, instance metadata) that failed is not asked again
 /// for this long.
 pub const NETWORK_SOURCE_BACKOFF: Duration = Duration::from_secs(30);
@@ -201,7 +205,10 @@ impl CredentialChain {
             return Ok(creds);
         }
         let started = Instant::now();
-        let found = self.look_up(runtime)?;
+        let found = match self.look_up(runtime) {
+            Ok(found) => found,
+            Err(err) => return self.keep_after_failed_refresh(err),
+        };
         let now = SystemTime::now();
         if let Some(expiry) = found.expires_at {
             if expiry <= now {
@@ -254,6 +261,36 @@ impl CredentialChain {
             reuse_until: Instant::now() + reuse_for,
         });
         Ok(found)
+    }
+
+    /// After a failed lookup: the current temporary credentials if they still have more than
+    /// [`REFRESH_FAILURE_GRACE`] to live (used a little longer, with a warning), else `err`.
+    /// Long-term keys are not kept: their source is local, and a failure there (a removed
+    /// variable or file) is the user's doing.
+    fn keep_after_failed_refresh(&self, err: Error) -> Result<Arc<AwsCredentials>> {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let Some(snapshot) = current.as_mut() else {
+            return Err(err);
+        };
+        let creds = snapshot.credentials.clone();
+        let left = creds
+            .expires_at
+            .and_then(|t| t.duration_since(SystemTime::now()).ok())
+            .unwrap_or_default();
+        if left <= REFRESH_FAILURE_GRACE {
+            return Err(err);
+        }
+        log_at!(
+            Level::Warn,
+            "credentials: refreshing failed ({}); still using those from {} (key id {}, {} s left)",
+            err.message(),
+            creds.source,
+            creds.access_key_id,
+            left.as_secs()
+        );
+        snapshot.reuse_until =
+            Instant::now() + NEAR_EXPIRY_RECHECK.min(left - REFRESH_FAILURE_GRACE);
+        Ok(creds)
     }
 
     /// Forgets the snapshot, so the next call looks again.

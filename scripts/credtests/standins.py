@@ -160,6 +160,8 @@ class StandIn:
         self.lifetime_s: float = 3600
         # When set, the body of the credentials answer (to test how bad answers are handled).
         self.serve_override: str | None = None
+        # When set, the credentials answer is this HTTP status (an outage).
+        self.fail_status: int | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.standin = self
@@ -279,6 +281,8 @@ class Container(StandIn):
             self.rec.reject("missing or wrong Authorization header")
             doc = {"Code": "AccessDeniedException", "Message": "invalid authorization token"}
             return h.send(401, json.dumps(doc), "application/json")
+        if self.fail_status is not None:
+            return h.send(self.fail_status, json.dumps({"Code": "ServiceUnavailable", "Message": "outage"}), "application/json")
         if self.serve_override is not None:
             return h.send(200, self.serve_override, "application/json")
         c = self.mint("ctr")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 from conftest import HOST, PORT, assert_signed_by
 from iamlib import Signed
@@ -45,6 +46,33 @@ def test_rotation_refreshes_before_expiry(scenario):
         assert len(used) >= 3, f"credentials were not refreshed: {len(used)} sets over 12 s"
         assert_signed_by(results[0], ctr.rec.by_key(used[0]))
         assert_signed_by(results[-1], ctr.rec.by_key(used[-1]))
+
+
+def test_refresh_failure_keeps_still_valid_credentials(scenario):
+    """The endpoint fails during the refresh window: tokens keep coming, signed by the current
+    credentials (still 5 min from expiry), with a warning, and no token is lost."""
+    with Container() as ctr:
+        ctr.lifetime_s = 302
+        scenario.secret(ctr.auth_token)
+        auth_file = scenario.write("pod-identity/token", ctr.auth_token)
+        outage = threading.Timer(1.0, lambda: setattr(ctr, "fail_status", 503))
+        outage.start()
+        try:
+            r = scenario.run(
+                [dict(REPEAT, seconds=8)],
+                AWS_CONTAINER_CREDENTIALS_FULL_URI=ctr.full_uri,
+                AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(auth_file),
+            )
+        finally:
+            outage.cancel()
+        assert len(ctr.rec.issued) == 1
+        first = scenario.creds_secret(ctr.rec.issued[0])
+        results = r.tokens()
+        assert all(x["ok"] for x in results), [x for x in results if not x["ok"]][:1]
+        assert {Signed.parse(x["token"]).key_id for x in results} == {first.key_id}
+        assert len(ctr.rec.requests) >= 2, "no refresh was attempted during the outage"
+        assert "refreshing failed" in r.stderr and "still using those from container endpoint" in r.stderr
+        assert_signed_by(results[-1], first)
 
 
 def fixed_process(scenario, lifetime_s: float) -> Creds:
