@@ -463,5 +463,33 @@ out="$(isolated_aws_env AWS_REGION="$REGION" PGPASSFILE="$T/none" IAM_DB_AUTH_PQ
 case "$out" in *"pq-preload: no token for $PGUSER_IAM@localhost:$PORT: no AWS credentials found"*) ok "no credentials through the shim: it says why" ;;
   *) not_ok "no credentials through the shim: it says why" "$out" ;; esac
 
+say "Aurora DSQL through pgpass and exec (the stand-in's DSQL endpoint; admin gets the admin token)"
+DSQL="$IAM_STANDIN_PG_DSQL_HOST"
+DSQL_USER="$IAM_STANDIN_PG_DSQL_USER"
+dsql_conn() { echo "host=$DSQL hostaddr=127.0.0.1 port=$PORT dbname=postgres user=$1 sslmode=verify-full sslrootcert=$CA"; }
+DSQL_PASS="$T/pgpass-dsql"
+out="$(with_demo_key "$BIN" pgpass --host "$DSQL" --port "$PORT" --user admin \
+  --target "host=$DSQL port=$PORT user=$DSQL_USER" --file "$DSQL_PASS" 2>&1)"
+check "pgpass writes DSQL entries for admin and a custom role (exit 0)" 0 $? "$out"
+line="$(grep -a "^$DSQL:$PORT:\*:admin:" "$DSQL_PASS")"
+case "$line" in *"$DSQL/?Action=DbConnectAdmin&"*) ok "admin's entry holds a DbConnectAdmin token for the endpoint (no port)" ;;
+  *) not_ok "admin's entry holds a DbConnectAdmin token" "${line:0:120}" ;; esac
+line="$(grep -a "^$DSQL:$PORT:\*:$DSQL_USER:" "$DSQL_PASS")"
+case "$line" in *"$DSQL/?Action=DbConnect&"*) ok "$DSQL_USER's entry holds a DbConnect token" ;;
+  *) not_ok "$DSQL_USER's entry holds a DbConnect token" "${line:0:120}" ;; esac
+out="$(env -u PGPASSWORD PGPASSFILE="$DSQL_PASS" psql "$(dsql_conn admin)" -XAtc "SELECT current_user" 2>&1)"
+check "psql logs in to the DSQL endpoint as admin with the passfile's admin token" "admin" "$out"
+out="$(env -u PGPASSWORD PGPASSFILE="$DSQL_PASS" psql "$(dsql_conn "$DSQL_USER")" -XAtc "SELECT current_user" 2>&1)"
+check "psql logs in to the DSQL endpoint as $DSQL_USER with the passfile's token" "$DSQL_USER" "$out"
+out="$(with_demo_key "$BIN" exec --host "$DSQL" --port "$PORT" --user admin -- \
+  psql "$(dsql_conn admin)" -XAtc "SELECT current_user" 2>&1)"
+check "exec: psql logs in to the DSQL endpoint as admin" "admin" "$out"
+out="$(with_demo_key "$BIN" exec --kind rds --host "$DSQL" --port "$PORT" --user admin -- \
+  psql "$(dsql_conn admin)" -XAtc "SELECT current_user" 2>&1)"
+case "$out" in *"PAM authentication failed"*) ok "exec --kind rds sends an RDS token, which the DSQL endpoint refuses (control)" ;;
+  *) not_ok "exec --kind rds: the DSQL endpoint refuses an RDS token" "$out" ;; esac
+out="$(with_demo_key "$BIN" exec --engine mysql --kind dsql --host "$DSQL" --user admin -- true 2>&1)"
+check "exec --engine mysql --kind dsql is refused before running anything (exit 125)" 125 $? "$out"
+
 echo "postgres: $passed passed, $failed failed"
 ((failed == 0))

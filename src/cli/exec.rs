@@ -10,11 +10,12 @@
 //! command could not be run, 127 that it was not found (the conventions of `env` and
 //! `timeout`).
 
+use super::login_kind::LoginKind;
 use super::print_error;
 use super::signals::{self, Blocked};
 use clap::{Args, ValueEnum};
-use iam_db_auth::TokenRequest;
 use iam_db_auth::config;
+use iam_db_auth::{TokenKind, TokenRequest};
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, ExitCode};
@@ -102,6 +103,10 @@ pub struct ExecArgs {
     /// Sign for this port instead of --port
     #[arg(long, env = config::SIGNING_PORT_ENV)]
     signing_port: Option<u16>,
+    /// Token kind: auto picks DSQL for Aurora DSQL endpoints (the admin token for user admin)
+    /// and RDS otherwise
+    #[arg(long, value_enum, default_value = "auto")]
+    kind: LoginKind,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -123,7 +128,23 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         }
     };
     let port = args.port.unwrap_or(args.engine.default_port());
+    let signing_host = args
+        .signing_host
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .unwrap_or(&args.host);
+    let kind = match (args.engine, args.kind) {
+        (Engine::Mysql, LoginKind::Dsql) => {
+            print_error(
+                "Aurora DSQL speaks the PostgreSQL protocol: --kind dsql needs --engine postgres; the command was not run",
+            );
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+        (Engine::Mysql, _) => TokenKind::Rds,
+        (Engine::Postgres, kind) => kind.token_kind(signing_host, &args.user),
+    };
     let request = TokenRequest {
+        kind,
         region: args.region.as_deref(),
         profile: args.profile.as_deref().filter(|p| !p.is_empty()),
         signing_host: args.signing_host.as_deref().filter(|h| !h.is_empty()),

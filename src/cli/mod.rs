@@ -5,6 +5,7 @@
 mod dsql;
 mod exec;
 mod libpq_probe;
+mod login_kind;
 mod mysql_plugin;
 mod passfile;
 mod pgpass;

@@ -5,6 +5,7 @@
 //! Tokens are made before the file is touched, so a failure leaves the file as it was. Log
 //! lines go to stderr and name entries (`host:port:database:user`), never tokens.
 
+use super::login_kind::LoginKind;
 use super::passfile::{Editing, FileError, default_path};
 use super::signals::{self, Blocked};
 use super::{EXIT_FAILURE, EXIT_USAGE, libpq_probe, print_error};
@@ -65,6 +66,10 @@ pub struct PgpassArgs {
     /// Sign for this port instead of the entry's port
     #[arg(long, env = config::SIGNING_PORT_ENV)]
     signing_port: Option<u16>,
+    /// Token kind (for targets that do not set one): auto picks DSQL for Aurora DSQL endpoints
+    /// (the admin token for user admin) and RDS otherwise
+    #[arg(long, value_enum, default_value = "auto")]
+    kind: LoginKind,
     /// Keep every entry fresh until SIGINT or SIGTERM
     #[arg(long)]
     watch: bool,
@@ -89,11 +94,17 @@ struct Target {
     profile: Option<String>,
     signing_host: Option<String>,
     signing_port: Option<u16>,
+    kind: Option<LoginKind>,
 }
 
 impl Target {
     fn request(&self) -> TokenRequest<'_> {
+        let signing_host = self.signing_host.as_deref().unwrap_or(&self.host);
         TokenRequest {
+            kind: self
+                .kind
+                .unwrap_or_default()
+                .token_kind(signing_host, &self.user),
             region: self.region.as_deref(),
             profile: self.profile.as_deref(),
             signing_host: self.signing_host.as_deref(),
@@ -115,6 +126,7 @@ impl Target {
         self.profile = self.profile.or_else(|| non_empty(&args.profile));
         self.signing_host = self.signing_host.or_else(|| non_empty(&args.signing_host));
         self.signing_port = self.signing_port.or(args.signing_port);
+        self.kind = self.kind.or(Some(args.kind));
         self
     }
 }
@@ -156,6 +168,7 @@ fn parse_target(spec: &str) -> Result<Target, String> {
     let mut profile = None;
     let mut signing_host = None;
     let mut signing_port = None;
+    let mut kind = None;
     let parse_port = |key: &str, v: &str| -> Result<u16, String> {
         v.parse::<u16>()
             .ok()
@@ -178,10 +191,20 @@ fn parse_target(spec: &str) -> Result<Target, String> {
                 signing_port = Some(parse_port("signing-port", &value)?);
                 continue;
             }
+            "kind" => {
+                if kind.is_some() {
+                    return Err("'kind' is given twice".into());
+                }
+                kind = Some(
+                    LoginKind::from_name(&value)
+                        .ok_or_else(|| format!("kind='{value}' is not one of auto, rds, dsql"))?,
+                );
+                continue;
+            }
             other => {
                 return Err(format!(
                     "unknown key '{other}' (known: host, port, user, dbname, region, profile, \
-                     signing-host, signing-port)"
+                     signing-host, signing-port, kind)"
                 ));
             }
         };
@@ -199,6 +222,7 @@ fn parse_target(spec: &str) -> Result<Target, String> {
         profile,
         signing_host,
         signing_port,
+        kind,
     })
 }
 
@@ -273,6 +297,7 @@ fn collect_targets(args: &PgpassArgs) -> Result<Vec<Target>, String> {
             profile: None,
             signing_host: None,
             signing_port: None,
+            kind: None,
         }),
         (Some(_), None) => return Err("--host needs --user".into()),
         (None, Some(_)) => return Err("--user needs --host".into()),
