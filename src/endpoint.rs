@@ -187,6 +187,12 @@ pub fn infer_region(host: &str) -> Option<String> {
     }
 }
 
+/// True for an Aurora DSQL cluster endpoint, `<id>.dsql.<region>.on.aws` (any case).
+pub fn is_dsql_endpoint(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host.ends_with(".on.aws") && infer_region(&host).is_some()
+}
+
 /// A prefix of `text` short enough for a message (inputs can be a megabyte long).
 pub(crate) fn shorten(text: &str) -> String {
     const LIMIT: usize = 80;

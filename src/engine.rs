@@ -25,20 +25,44 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     let core = runtime::core();
     let (region, region_source) = resolve_region(core, request)?;
     let credentials = core.credentials(request.profile)?;
-    let token = token_with_credentials(core, request, &region, &credentials)?;
+    let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
+    // A cache hit is routine (debug); a new token is worth a line at info.
+    let level = if cache == CacheUse::Hit {
+        Level::Debug
+    } else {
+        Level::Info
+    };
     log_at!(
-        Level::Debug,
-        "token for {}@{}:{} ({}, region {} from {:?}, credentials from {}) in {} us",
+        level,
+        "token {} for {}@{}:{} ({}, region {} ({region_source}), credentials from {}) in {} us",
+        cache.describe(),
         request.effective_user(),
         request.effective_signing_host(),
         request.effective_signing_port(),
         request.kind,
         region,
-        region_source,
         credentials.source(),
         started.elapsed().as_micros()
     );
     Ok(token)
+}
+
+/// How the token cache served a request (for the log).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CacheUse {
+    Hit,
+    Miss,
+    Off,
+}
+
+impl CacheUse {
+    fn describe(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "from the cache (cache hit)",
+            CacheUse::Miss => "made (cache miss)",
+            CacheUse::Off => "made (cache not used)",
+        }
+    }
 }
 
 /// Makes a token with the given credentials, outside the cache and the credential chain (for
@@ -64,7 +88,7 @@ fn token_with_credentials(
     request: &TokenRequest<'_>,
     region: &str,
     credentials: &AwsCredentials,
-) -> Result<Token> {
+) -> Result<(Token, CacheUse)> {
     let now = signing_time(SystemTime::now())?;
     let cacheable = request.use_cache && request.signing_time.is_none();
     let key = TokenKey {
@@ -79,29 +103,16 @@ fn token_with_credentials(
     };
     if cacheable {
         if let Some(token) = core.tokens.get(&key, now) {
-            log_at!(
-                Level::Debug,
-                "cache hit for {}@{}:{}",
-                key.user,
-                key.host,
-                key.port
-            );
-            return Ok(token);
+            return Ok((token, CacheUse::Hit));
         }
-        log_at!(
-            Level::Debug,
-            "cache miss for {}@{}:{}",
-            key.user,
-            key.host,
-            key.port
-        );
     }
     let time = request.signing_time.unwrap_or(now);
     let token = sign_now(request, region, credentials, time, Some(core));
     if cacheable {
         core.tokens.insert(&key, &token, now);
+        return Ok((token, CacheUse::Miss));
     }
-    Ok(token)
+    Ok((token, CacheUse::Off))
 }
 
 fn sign_now(
