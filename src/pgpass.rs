@@ -63,13 +63,6 @@ impl Field {
             (Field::Value(a), Field::Value(b)) => a == b,
         }
     }
-
-    fn matches(&self, value: &[u8]) -> bool {
-        match self {
-            Field::Any => true,
-            Field::Value(v) => v == value,
-        }
-    }
 }
 
 impl fmt::Debug for Field {
@@ -155,7 +148,13 @@ impl EntryKey {
     pub fn line(&self, password: &str) -> Zeroizing<Vec<u8>> {
         let mut line = Zeroizing::new(Vec::with_capacity(password.len() + 128));
         for field in self.fields() {
-            line.extend_from_slice(&field.escaped());
+            let escaped = field.escaped();
+            if line.is_empty() && escaped.first() == Some(&b'#') {
+                // A line starting with `#` is a comment to libpq: `\#` reads as a literal `#`
+                // (review finding: an entry for a host starting with `#` was never read).
+                line.push(b'\\');
+            }
+            line.extend_from_slice(&escaped);
             line.push(b':');
         }
         line.extend_from_slice(&escape(password.as_bytes()));
@@ -371,8 +370,13 @@ impl Passfile {
         self.lines.len()
     }
 
-    /// The password libpq would use for a connection, as libpq finds it: the first line whose
-    /// four fields match, de-escaped. `None` if no line matches.
+    /// The password libpq would use for a connection, as libpq finds it: the first entry line
+    /// that libpq's field matcher accepts for the four values, de-escaped. `None` if no line
+    /// matches.
+    ///
+    /// libpq compares each value with the line byte by byte, colons included, and a field ends
+    /// only where the value does (fuzz finding: a value with a `:` such as the unbracketed IPv6
+    /// host `::1` matched `::1:5432:...` in libpq but not here, which split fields first).
     pub fn lookup(
         &self,
         host: &str,
@@ -380,16 +384,25 @@ impl Passfile {
         dbname: &str,
         user: &str,
     ) -> Option<Zeroizing<Vec<u8>>> {
-        self.lines.iter().find_map(|line| match &line.kind {
-            Kind::Entry(key)
-                if key.host.matches(host.as_bytes())
-                    && key.port.matches(port.as_bytes())
-                    && key.dbname.matches(dbname.as_bytes())
-                    && key.user.matches(user.as_bytes()) =>
-            {
-                Some(password_of(&line.content))
+        self.lines.iter().find_map(|line| {
+            if !matches!(line.kind, Kind::Entry(_)) {
+                // Comments, blanks and indented `#` lines with too few fields to match.
+                return None;
             }
-            _ => None,
+            let mut text = &line.content[..];
+            while let [head @ .., b'\r'] = text {
+                text = head;
+            }
+            let rest = [host, port, dbname, user]
+                .iter()
+                .try_fold(text, |rest, value| {
+                    libpq_field_match(rest, value.as_bytes())
+                })?;
+            let mut end = 0;
+            while end < rest.len() && rest[end] != b':' {
+                end += if rest[end] == b'\\' { 2 } else { 1 };
+            }
+            Some(Zeroizing::new(unescape(&rest[..end.min(rest.len())])))
         })
     }
 
@@ -406,7 +419,17 @@ impl Passfile {
     /// line that matches every connection the key is for (a catch-all such as `*:*:*:*:pw`
     /// would otherwise hide it), else at the end. Every other line keeps its bytes, except that
     /// a last line without a newline gets one when a line is added after it.
-    pub fn upsert(&mut self, key: &EntryKey, password: &str) -> Upserted {
+    ///
+    /// Refuses a password with a line break or a NUL, which no passfile line can hold (fuzz
+    /// finding: it was written, and split the line or ended libpq's reading of it).
+    pub fn upsert(&mut self, key: &EntryKey, password: &str) -> Result<Upserted, ParseError> {
+        if password.contains(['\n', '\r', '\0']) {
+            return Err(ParseError {
+                line: None,
+                reason: "the password contains a line break or NUL, which a passfile cannot hold"
+                    .into(),
+            });
+        }
         let content = key.line(password);
         let existing = self
             .lines
@@ -440,7 +463,7 @@ impl Passfile {
                             ending,
                             kind: Kind::Entry(key.clone()),
                         });
-                        return self.upserted(self.lines.len() - 1, false, key);
+                        return Ok(self.upserted(self.lines.len() - 1, false, key));
                     }
                 };
                 self.lines.insert(
@@ -454,7 +477,7 @@ impl Passfile {
                 (index, false)
             }
         };
-        self.upserted(index, replaced, key)
+        Ok(self.upserted(index, replaced, key))
     }
 
     fn upserted(&self, index: usize, replaced: bool, key: &EntryKey) -> Upserted {
@@ -496,14 +519,21 @@ fn classify(raw: &[u8]) -> Result<Kind, String> {
     while let [head @ .., b'\r'] = text {
         text = head;
     }
+    // libpq skips a line as a comment only when its very first byte is `#`.
+    if text.first() == Some(&b'#') {
+        return Ok(Kind::Comment);
+    }
     let first = text.iter().position(|b| !matches!(b, b' ' | b'\t'));
     let Some(first) = first else {
         return Ok(Kind::Blank);
     };
-    if text[first] == b'#' {
+    let (fields, _password) = split_fields(text);
+    // An indented `#` line is not a comment to libpq: it is read as an entry, and with fewer
+    // than four fields it matches nothing, so it is as good as one. With four or more it is an
+    // entry whose host starts with blanks and `#` (review finding: it was taken for a comment).
+    if text[first] == b'#' && fields.len() < 4 {
         return Ok(Kind::Comment);
     }
-    let (fields, _password) = split_fields(text);
     if fields.len() < 4 {
         return Err(format!(
             "not a passfile entry: {} of the 5 fields hostname:port:database:username:password \
@@ -550,6 +580,35 @@ fn split_fields(text: &[u8]) -> (Vec<&[u8]>, &[u8]) {
         &[][..]
     };
     (fields, rest)
+}
+
+/// libpq's `pwdfMatchesString` (fe-connect.c): if the line, from `buf`, starts with a field
+/// that matches `value`, the rest of the line after that field's `:`. `*:` matches anything;
+/// otherwise the bytes are compared one by one (`\` makes the next byte literal), and the field
+/// must end with an unescaped `:` exactly where `value` ends, so a `:` inside `value` matches a
+/// `:` in the line, escaped or not.
+fn libpq_field_match<'b>(buf: &'b [u8], value: &[u8]) -> Option<&'b [u8]> {
+    if let [b'*', b':', rest @ ..] = buf {
+        return Some(rest);
+    }
+    let (mut b, mut v) = (0, 0);
+    while b < buf.len() {
+        let escaped = buf[b] == b'\\';
+        if escaped {
+            b += 1;
+        }
+        // libpq reads the NUL that ends its C string here when `\` is the last byte.
+        let byte = buf.get(b).copied().unwrap_or(0);
+        if byte == b':' && v == value.len() && !escaped {
+            return Some(&buf[b + 1..]);
+        }
+        if v == value.len() || byte != value[v] {
+            return None;
+        }
+        b += 1;
+        v += 1;
+    }
+    None
 }
 
 /// The password of an entry line, de-escaped, up to the next unescaped `:`.
@@ -662,7 +721,7 @@ mod tests {
         let k = EntryKey::new("[::1]", 5432, "*", "app").unwrap();
         assert_eq!(&k.line("x")[..], b"\\:\\:1:5432:*:app:x");
         let mut p = Passfile::empty();
-        p.upsert(&k, "tok");
+        p.upsert(&k, "tok").unwrap();
         let reread = Passfile::parse(&p.to_bytes()).unwrap();
         assert_eq!(
             &reread.lookup("::1", "5432", "db", "app").unwrap()[..],
@@ -682,7 +741,7 @@ mod tests {
     #[test]
     fn a_token_written_is_the_token_libpq_reads() {
         let mut p = Passfile::empty();
-        let up = p.upsert(&key("*"), TOKEN);
+        let up = p.upsert(&key("*"), TOKEN).unwrap();
         assert_eq!((up.line, up.replaced), (1, false));
         let bytes = p.to_bytes();
         assert!(bytes.ends_with(b"\n"));
@@ -714,7 +773,7 @@ mod tests {
                         \t# indented comment\n\
                         *:*:*:*:catchall";
         let mut p = Passfile::parse(original.as_bytes()).unwrap();
-        let up = p.upsert(&key("*"), "NEW");
+        let up = p.upsert(&key("*"), "NEW").unwrap();
         assert_eq!((up.line, up.replaced), (4, true));
         assert_eq!(
             text(&p),
@@ -729,7 +788,7 @@ mod tests {
     fn a_new_entry_goes_before_a_catch_all_that_would_hide_it() {
         let original = "other:5432:*:bob:pw\n*:*:*:*:catchall\n";
         let mut p = Passfile::parse(original.as_bytes()).unwrap();
-        let up = p.upsert(&key("*"), "T");
+        let up = p.upsert(&key("*"), "T").unwrap();
         assert_eq!((up.line, up.replaced), (2, false));
         assert!(up.shadowed_by.is_empty());
         assert_eq!(
@@ -747,7 +806,7 @@ mod tests {
         // An existing entry after a catch-all: replaced in place, and the catch-all reported.
         let original = "*:5432:*:app:pw\ndb.example.com:5432:*:app:OLD\n";
         let mut p = Passfile::parse(original.as_bytes()).unwrap();
-        let up = p.upsert(&key("*"), "T");
+        let up = p.upsert(&key("*"), "T").unwrap();
         assert_eq!((up.line, up.replaced), (2, true));
         assert_eq!(up.shadowed_by.len(), 1);
         assert_eq!(up.shadowed_by[0].line, 1);
@@ -755,7 +814,7 @@ mod tests {
         // A more specific earlier line wins for its database only.
         let original = "db.example.com:5432:reports:app:pw\n";
         let mut p = Passfile::parse(original.as_bytes()).unwrap();
-        let up = p.upsert(&key("*"), "T");
+        let up = p.upsert(&key("*"), "T").unwrap();
         assert_eq!((up.line, up.replaced), (2, false));
         assert_eq!(up.shadowed_by.len(), 1);
         assert!(!up.shadowed_by[0].complete);
@@ -769,19 +828,19 @@ mod tests {
     fn line_endings_and_a_missing_final_newline_are_kept() {
         // Replacing the last line, which has no newline: still none.
         let mut p = Passfile::parse(b"a:1:*:u:p\r\ndb.example.com:5432:*:app:OLD").unwrap();
-        p.upsert(&key("*"), "T");
+        p.upsert(&key("*"), "T").unwrap();
         assert_eq!(text(&p), "a:1:*:u:p\r\ndb.example.com:5432:*:app:T");
         // Appending to a CRLF file without a final newline: CRLF added to the old last line,
         // none after the new one.
         let mut p = Passfile::parse(b"a:1:*:u:p\r\nb:1:*:u:p").unwrap();
-        p.upsert(&key("*"), "T");
+        p.upsert(&key("*"), "T").unwrap();
         assert_eq!(
             text(&p),
             "a:1:*:u:p\r\nb:1:*:u:p\r\ndb.example.com:5432:*:app:T"
         );
         // A CRLF file gets a CRLF line.
         let mut p = Passfile::parse(b"a:1:*:u:p\r\n").unwrap();
-        p.upsert(&key("*"), "T");
+        p.upsert(&key("*"), "T").unwrap();
         assert_eq!(text(&p), "a:1:*:u:p\r\ndb.example.com:5432:*:app:T\r\n");
         // CRLF lines are read as libpq reads them.
         assert_eq!(&p.lookup("a", "1", "x", "u").unwrap()[..], b"p");
@@ -792,10 +851,10 @@ mod tests {
         let original = "db.example.com:5432:*:app:ANY\ndb.example.com:5432:*:app:DUP\n";
         let mut p = Passfile::parse(original.as_bytes()).unwrap();
         // A database-specific entry goes before the wildcard entry that covers it.
-        let up = p.upsert(&key("sales"), "S");
+        let up = p.upsert(&key("sales"), "S").unwrap();
         assert_eq!((up.line, up.replaced), (1, false));
         // The first of two identical keys is the one libpq uses, and the one replaced.
-        let up = p.upsert(&key("*"), "NEW");
+        let up = p.upsert(&key("*"), "NEW").unwrap();
         assert_eq!((up.line, up.replaced), (2, true));
         assert_eq!(
             text(&p),
@@ -881,5 +940,60 @@ mod tests {
         }
         assert_eq!(libpq_version_text(150_018), "15.18");
         assert_eq!(libpq_version_text(90_624), "9.6.24");
+    }
+
+    #[test]
+    fn passwords_a_line_cannot_hold_are_refused() {
+        // Fuzz finding: a password with a newline or NUL was written and broke the file.
+        let mut p = Passfile::parse(b"a:1:*:u:p\n").unwrap();
+        for bad in ["to\nken", "to\rken", "to\0ken"] {
+            assert!(p.upsert(&key("*"), bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(text(&p), "a:1:*:u:p\n", "the file is untouched");
+    }
+
+    #[test]
+    fn hosts_starting_with_hash_are_entries_libpq_reads() {
+        // Review finding (writing the pgpass fuzz target's libpq oracle): an entry for a host
+        // starting with '#' was written as a comment line.
+        let k = EntryKey::new("#db", 5432, "*", "app").unwrap();
+        let mut p = Passfile::empty();
+        p.upsert(&k, "tok").unwrap();
+        assert_eq!(text(&p), "\\#db:5432:*:app:tok\n");
+        let again = Passfile::parse(&p.to_bytes()).unwrap();
+        assert_eq!(
+            again
+                .lookup("#db", "5432", "x", "app")
+                .as_deref()
+                .map(|v| &v[..]),
+            Some(&b"tok"[..])
+        );
+        assert_eq!(
+            again.entry_password(&k).as_deref().map(|v| &v[..]),
+            Some(&b"tok"[..])
+        );
+    }
+
+    #[test]
+    fn only_a_hash_in_the_first_byte_makes_a_comment() {
+        // Review finding (same): libpq reads " #h:1:d:u:pw" as an entry for host " #h"; we
+        // skipped it as a comment.
+        let p = Passfile::parse(b" #h:1:d:u:pw\n  # an indented remark\n#x:1:d:u:no\n").unwrap();
+        assert_eq!(
+            p.lookup(" #h", "1", "d", "u").as_deref().map(|v| &v[..]),
+            Some(&b"pw"[..])
+        );
+        assert_eq!(p.lookup("#x", "1", "d", "u"), None);
+    }
+
+    #[test]
+    fn lookup_matches_values_with_colons_as_libpq_does() {
+        // Fuzz finding: libpq's matcher compares a value's ':' with the line's, so an
+        // unbracketed IPv6 host line written by hand matches host ::1 there.
+        let p = Passfile::parse(b"::1:5432:*:app:pw6\n\\:\\:2:5432:*:app:pw7\n").unwrap();
+        let found = |host: &str| p.lookup(host, "5432", "db", "app").map(|v| v.to_vec());
+        assert_eq!(found("::1"), Some(b"pw6".to_vec()));
+        assert_eq!(found("::2"), Some(b"pw7".to_vec()));
+        assert_eq!(found("1"), None);
     }
 }

@@ -399,7 +399,11 @@ fn write_entries(
         let placed: Vec<Upserted> = entries
             .iter()
             .map(|(key, token)| passfile.upsert(key, token.as_str()))
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|e| Failure {
+                message: format!("{} not updated: {e}", path.display()),
+                transient: false,
+            })?;
         match editing.replace(&passfile.to_bytes(), &snapshot) {
             Ok(()) => {
                 if let Some(mode) = snapshot.mode.filter(|m| m & 0o077 != 0) {
