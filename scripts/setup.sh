@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential pkg-config valgrind golang-go python3-venv python3-dev
   mariadb-server mariadb-client libmariadb-dev libpam0g-dev libclang-dev
   postgresql postgresql-client libpq-dev openssl
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev gdb
   procps util-linux  # the stand-ins: pgrep, runuser, setsid
 )
 missing=()

@@ -16,6 +16,7 @@ use super::signals::{self, Blocked};
 use clap::{Args, ValueEnum};
 use iam_db_auth::config;
 use iam_db_auth::{TokenKind, TokenRequest};
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, ExitCode};
@@ -45,14 +46,16 @@ impl Engine {
         }
     }
 
-    /// (variable, value, only if unset) pairs for the child.
-    fn environment(
+    /// (variable, value, only if unset) pairs for the child. The token is borrowed, not copied:
+    /// `Command::env` makes the one copy the child needs (std keeps it, unwiped, until the
+    /// command is dropped; the child's environment holds it for the child's life anyway).
+    fn environment<'a>(
         self,
-        host: &str,
+        host: &'a str,
         port: u16,
-        user: &str,
-        token: &str,
-    ) -> Vec<(&'static str, String, bool)> {
+        user: &'a str,
+        token: &'a str,
+    ) -> Vec<(&'static str, Cow<'a, str>, bool)> {
         // A bracketed IPv6 host is how tokens name it; clients take it bare.
         let bare_host = host
             .strip_prefix('[')
@@ -60,18 +63,18 @@ impl Engine {
             .unwrap_or(host);
         match self {
             Engine::Postgres => vec![
-                ("PGPASSWORD", token.to_string(), false),
+                ("PGPASSWORD", token.into(), false),
                 // A token is a password sent in the clear: never without TLS (libpq's default,
                 // prefer, would fall back to an unencrypted connection).
                 ("PGSSLMODE", "require".into(), true),
                 ("PGHOST", bare_host.into(), true),
-                ("PGPORT", port.to_string(), true),
+                ("PGPORT", port.to_string().into(), true),
                 ("PGUSER", user.into(), true),
             ],
             Engine::Mysql => vec![
-                ("MYSQL_PWD", token.to_string(), false),
+                ("MYSQL_PWD", token.into(), false),
                 ("MYSQL_HOST", bare_host.into(), true),
-                ("MYSQL_TCP_PORT", port.to_string(), true),
+                ("MYSQL_TCP_PORT", port.to_string().into(), true),
             ],
         }
     }
@@ -174,7 +177,7 @@ pub fn run(args: &ExecArgs) -> ExitCode {
             .environment(&args.host, port, &args.user, token.as_str())
     {
         if !(only_if_unset && std::env::var_os(name).is_some_and(|v| !v.is_empty())) {
-            command.env(name, value);
+            command.env(name, value.as_ref());
         }
     }
     drop(token);

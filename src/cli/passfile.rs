@@ -142,11 +142,45 @@ impl Editing {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Ok(Editing {
+        let editing = Editing {
             path: dir_path.join(name),
             dir,
             dir_path,
-        })
+        };
+        editing.remove_stale_temps();
+        Ok(editing)
+    }
+
+    /// The prefix of this program's temporary files for the passfile.
+    fn temp_prefix(&self) -> String {
+        let base = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(".{base}.iam-db-auth.")
+    }
+
+    /// Removes temporary files that a writer of this program left behind when it was killed
+    /// between creating one and renaming it over the passfile. They are 0600 (never readable
+    /// by others) but hold a token. With the directory lock held, no writer of this program is
+    /// between those steps, so every such file is stale. Best effort: a file that cannot be
+    /// removed is left (the next writer tries again).
+    fn remove_stale_temps(&self) {
+        let prefix = self.temp_prefix();
+        let Ok(entries) = std::fs::read_dir(&self.dir_path) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let ours = std::fs::symlink_metadata(entry.path())
+                .is_ok_and(|m| m.file_type().is_file() && m.uid() == euid());
+            if ours {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Checks the file is one we may edit and reads it. A missing file reads as empty.
@@ -234,18 +268,14 @@ impl Editing {
     /// others, not even for a moment), with a name no one else uses.
     fn create_temp(&self) -> Result<(PathBuf, File), FileError> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let base = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let prefix = self.temp_prefix();
         for _ in 0..100 {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0);
             let name = format!(
-                ".{base}.iam-db-auth.{}.{}.{nanos:x}",
+                "{prefix}{}.{}.{nanos:x}",
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             );
@@ -434,5 +464,29 @@ mod tests {
         } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
             assert_eq!(path.unwrap(), Path::new(&home).join(".pgpass"));
         }
+    }
+
+    #[test]
+    fn temporary_files_left_by_a_killed_writer_are_removed_by_the_next() {
+        let dir = TempDir::new("stale");
+        let path = dir.0.join("pgpass");
+        std::fs::write(&path, b"a:1:*:u:p\n").unwrap();
+        // What a writer killed between creating its temporary file and the rename leaves.
+        std::fs::write(
+            dir.0.join(".pgpass.iam-db-auth.99999.0.abc"),
+            b"a:1:*:u:TOKEN\n",
+        )
+        .unwrap();
+        // Not ours: another program's file, and a temporary file of another passfile.
+        std::fs::write(dir.0.join(".pgpass.other"), b"x").unwrap();
+        std::fs::write(dir.0.join(".pgpass2.iam-db-auth.1.0.abc"), b"x").unwrap();
+        let editing = Editing::begin(&path).unwrap();
+        assert_eq!(
+            entries(&dir.0),
+            [".pgpass.other", ".pgpass2.iam-db-auth.1.0.abc", "pgpass"]
+        );
+        let snap = editing.read().unwrap();
+        editing.replace(b"a:1:*:u:q\n", &snap).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"a:1:*:u:q\n");
     }
 }
