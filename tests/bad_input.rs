@@ -517,3 +517,107 @@ fn verify_with_bad_keystores() {
         assert!(stderr(&o).contains(needle), "{row}: {}", stderr(&o));
     }
 }
+
+/// `pgpass` for db.internal:5432 user app into `file`, keys and region in the environment.
+fn pgpass(s: &Sandbox, file: &std::path::Path) -> Command {
+    let mut c = s.with_keys(
+        &[
+            "pgpass",
+            "--host",
+            "db.internal",
+            "--port",
+            "5432",
+            "--user",
+            "app",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        AKID,
+        SECRET,
+    );
+    c.env("AWS_REGION", "us-east-1");
+    c
+}
+
+#[test]
+fn pgpass_paths_that_are_directories_symlinks_or_not_writable() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = Sandbox::new("bad-pgpass");
+    let real = s.write("real", "a:1:*:u:p\n");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&real, s.path("link")).unwrap();
+    std::fs::create_dir(s.path("dir")).unwrap();
+    for (path, needle, row) in [
+        (
+            s.path("dir"),
+            "is a directory, not a passfile",
+            "passfile path is a directory",
+        ),
+        (
+            s.path("link"),
+            "is a symbolic link",
+            "passfile path is a symlink",
+        ),
+        (
+            s.path("missing/pgpass"),
+            "cannot open the directory",
+            "passfile's directory does not exist",
+        ),
+    ] {
+        expect(&mut pgpass(&s, &path), 1, needle, row);
+    }
+    assert_eq!(
+        std::fs::read(&real).unwrap(),
+        b"a:1:*:u:p\n",
+        "the link's target changed"
+    );
+
+    // A directory this user cannot write: the passfile is replaced by renaming a new file over
+    // it, so nothing can be written. Root writes anywhere, so as root the helper runs as
+    // nobody (setpriv, util-linux) against a root-owned directory.
+    let locked = s.path("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let file = locked.join("pgpass");
+    let mut c = if effective_uid() == 0 {
+        std::fs::set_permissions(&s.home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let inner = pgpass(&s, &file);
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        c
+    } else {
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        pgpass(&s, &file)
+    };
+    expect(
+        &mut c,
+        1,
+        "cannot create a temporary file in",
+        "passfile's directory not writable",
+    );
+    assert!(!file.exists());
+
+    // A read-only passfile (0400) in a writable directory: replacing it needs only the
+    // directory, so it is replaced, and left 0600.
+    let ro = s.write("readonly", "a:1:*:u:p\n");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o400)).unwrap();
+    expect(
+        &mut pgpass(&s, &ro),
+        0,
+        "added db.internal:5432:*:app",
+        "read-only passfile",
+    );
+    let mode = std::fs::metadata(&ro).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+/// The effective user id, from /proc (no unsafe code in tests).
+fn effective_uid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    uid_line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
