@@ -56,3 +56,19 @@ run_c valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=d
   --errors-for-leak-kinds=definite,indirect "$out/test_bad_input" >"$out/valgrind-bad-input.log" 2>&1 \
   || { cat "$out/valgrind-bad-input.log"; die "valgrind found errors or leaks in test_bad_input"; }
 tail -n 1 "$out/valgrind-bad-input.log"
+
+# The fork and thread tests of stage 45 (c-tests/fork.c, threads.c), small, under valgrind.
+# fork: memory errors in parent and children, no leak check: a forked child holds memory only
+# its parent's threads (gone in the child) referenced, which valgrind calls lost.
+for t in fork threads; do
+  cc -O1 -g -Wall -Wextra -Werror -pthread -I"$ROOT/include" "c-tests/$t.c" -L"$ROOT/target/release" \
+    -liam_db_auth -Wl,-rpath,"$ROOT/target/release" -o "$out/$t"
+done
+say "valgrind: threads (4 x 200 calls)"
+run_c "${VALGRIND[@]}" "$out/threads" "$DEMO_ACCESS_KEY_ID" "$out/threads.sample" 4 200 >"$out/valgrind-threads.log" 2>&1 \
+  || { cat "$out/valgrind-threads.log"; die "valgrind found errors or leaks in threads"; }
+tail -n 1 "$out/valgrind-threads.log"
+say "valgrind: fork (3 children, busy threads)"
+run_c valgrind --quiet --error-exitcode=99 --leak-check=no "$out/fork" "$DEMO_ACCESS_KEY_ID" "$out" 3 \
+  >"$out/valgrind-fork.log" 2>&1 || { cat "$out/valgrind-fork.log"; die "valgrind found errors in fork"; }
+tail -n 1 "$out/valgrind-fork.log"

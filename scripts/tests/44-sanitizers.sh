@@ -94,6 +94,23 @@ if build "$out/test_bad_input" c-tests/test_bad_input.c "${LINK[@]}"; then
   fi
 fi
 
+# The fork and thread tests of stage 45: a fork while threads are inside the library; 8 threads
+# mixing cache hits and misses.
+if build "$out/threads" c-tests/threads.c -std=gnu11 "${LINK[@]}"; then
+  if with_keys "$out/threads" "$DEMO_ACCESS_KEY_ID" "$out/threads.sample" 8 500 >"$out/threads.log" 2>&1; then
+    pass "threads under ASan+UBSan+LSan: $(tail -n 1 "$out/threads.log" | cut -d: -f2- | cut -c1-60)"
+  else
+    fail "threads under ASan+UBSan+LSan" "$(cat "$out/threads.log")"
+  fi
+fi
+if build "$out/fork" c-tests/fork.c -std=gnu11 "${LINK[@]}"; then
+  if with_keys "$out/fork" "$DEMO_ACCESS_KEY_ID" "$out" 10 >"$out/fork.log" 2>&1; then
+    pass "fork under ASan+UBSan+LSan: $(tail -n 1 "$out/fork.log")"
+  else
+    fail "fork under ASan+UBSan+LSan" "$(cat "$out/fork.log")"
+  fi
+fi
+
 # --- negative control -------------------------------------------------------------------------
 if build "$out/asan_canary" c-tests/asan_canary.c "${LINK[@]}"; then
   with_keys "$out/asan_canary" >"$out/canary.log" 2>&1; rc=$?
@@ -142,6 +159,58 @@ if command -v mariadb_config >/dev/null && [[ -x scripts/standin/mariadb.sh ]]; 
   fi
 else
   fail "mariadb_config or the MariaDB stand-in is missing (scripts/setup.sh installs libmariadb-dev)"
+fi
+
+# --- the libpq LD_PRELOAD shim (pq-preload/), loaded into a libpq program ------------------------
+# Under ASan: the shim and c-tests/pg_login.c built with the sanitizers, the instrumented library
+# behind the shim. Under valgrind: the release shim and library in an uninstrumented pg_login.
+# Both log in to the PostgreSQL stand-in with a token the shim adds (no passfile, no password).
+if command -v pkg-config >/dev/null && pkg-config --exists libpq && [[ -x scripts/standin/postgres.sh ]]; then
+  export IAM_STANDIN_PG_PORT="${IAM_STANDIN_SANITIZER_PG_PORT:-15449}"
+  trap 'scripts/standin/mariadb.sh stop >/dev/null 2>&1 || true; scripts/standin/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+  if scripts/standin/postgres.sh start >"$out/pg-standin.log" 2>&1; then
+    eval "$(scripts/standin/postgres.sh env)"
+    CONN="host=localhost port=$IAM_STANDIN_PG_PORT dbname=$IAM_STANDIN_PG_DATABASE user=$IAM_STANDIN_PG_USER sslmode=verify-full sslrootcert=$IAM_STANDIN_PG_CA"
+    shimmed() { # shim program...
+      local shim="$1"; shift
+      isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" \
+        AWS_REGION="$IAM_STANDIN_REGION" PGPASSFILE="$out/no-passfile" IAM_DB_AUTH_PQ_HOSTS=localhost \
+        LD_PRELOAD="$shim" "$@"
+    }
+    # shellcheck disable=SC2046
+    if clang -std=gnu11 -O1 -g -Wall -Wextra -Werror "${SAN[@]}" -fPIC -shared -fvisibility=hidden \
+        $(pkg-config --cflags libpq) -I"$ROOT/include" pq-preload/iam_pq_preload.c -o "$out/libiam_db_auth_pq.so" \
+        -L"$ASAN_DIR" -liam_db_auth -Wl,-rpath,"$ASAN_DIR" -ldl 2>"$out/shim.cc.log" &&
+      clang -std=c11 -O1 -g -Wall -Wextra -Wpedantic -Werror "${SAN[@]}" $(pkg-config --cflags libpq) \
+        c-tests/pg_login.c -o "$out/pg_login" $(pkg-config --libs libpq) 2>>"$out/shim.cc.log"; then
+      out_login="$(shimmed "$out/libiam_db_auth_pq.so" "$out/pg_login" "$CONN" 2>&1)"
+      if [[ "$out_login" == "$IAM_STANDIN_PG_USER ssl=t libpq="* ]]; then
+        pass "pq shim: pg_login logs in with the shim's token, no ASan/UBSan/LSan report"
+      else
+        fail "pq shim: pg_login under ASan" "$out_login"
+      fi
+    else
+      fail "build the pq shim and pg_login with sanitizers" "$(cat "$out/shim.cc.log")"
+    fi
+    if SHIM="$(scripts/build-pq-preload.sh 2>"$out/shim-release.log")" &&
+      cc -std=c11 -O1 -g -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags libpq) c-tests/pg_login.c \
+        -o "$out/pg_login_plain" $(pkg-config --libs libpq) 2>>"$out/shim-release.log"; then
+      out_login="$(shimmed "$SHIM" valgrind --quiet --error-exitcode=99 --leak-check=full \
+        --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+        "$out/pg_login_plain" "$CONN" 2>&1)"; rc=$?
+      if ((rc == 0)) && [[ "$out_login" == "$IAM_STANDIN_PG_USER ssl=t libpq="* ]]; then
+        pass "pq shim: pg_login logs in under valgrind, no errors, no leaks"
+      else
+        fail "pq shim: pg_login under valgrind (exit $rc)" "$out_login"
+      fi
+    else
+      fail "build the release pq shim and pg_login" "$(cat "$out/shim-release.log")"
+    fi
+  else
+    fail "the PostgreSQL stand-in did not start" "$(tail -n 20 "$out/pg-standin.log")"
+  fi
+else
+  fail "libpq (pkg-config libpq) or the PostgreSQL stand-in is missing (scripts/setup.sh installs libpq-dev)"
 fi
 
 echo "$passed passed, $failed failed"
