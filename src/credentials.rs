@@ -674,6 +674,9 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     scrub(&text)
 }
 
+/// How much of a failing credential process's stderr a message quotes, bytes.
+const STDERR_SHOWN: usize = 400;
+
 /// Words that mark credentials in what a source printed.
 const CREDENTIAL_WORDS: [&str; 6] = [
     "secretaccesskey",
@@ -697,9 +700,11 @@ fn scrub(text: &str) -> String {
         let said = if CREDENTIAL_WORDS.iter().any(|w| said.contains(w)) {
             "(withheld: it mentions credentials)".to_string()
         } else {
-            // One line: the tool's own words, whitespace folded.
+            // One line: the tool's own words, whitespace folded, and at most a few hundred
+            // bytes of them (a tool can print megabytes; the message goes to logs).
             let said = &text[at + STDERR.len()..];
-            said.split_whitespace().collect::<Vec<_>>().join(" ")
+            let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+            crate::endpoint::shorten_to(&said, STDERR_SHOWN)
         };
         text.truncate(at + STDERR.len());
         text.push_str(&said);
@@ -797,5 +802,17 @@ mod tests {
         assert_ne!(a.identity(), c.identity());
         assert_eq!(a.identity(), a2.identity());
         assert!(a2.signing().session_token.is_none());
+    }
+
+    #[test]
+    fn a_credential_process_stderr_is_quoted_short() {
+        // Review finding: a tool's whole stderr (megabytes, if it printed them) went into the
+        // message, which goes to logs.
+        let said = "sso session expired ".repeat(50_000);
+        let text = scrub(&format!(
+            "external process exited with code 3. Stderr: {said}"
+        ));
+        assert!(text.len() < 600, "{}", text.len());
+        assert!(text.contains("sso session expired") && text.contains("bytes)"));
     }
 }

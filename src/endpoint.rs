@@ -195,11 +195,15 @@ pub fn is_dsql_endpoint(host: &str) -> bool {
 
 /// A prefix of `text` short enough for a message (inputs can be a megabyte long).
 pub(crate) fn shorten(text: &str) -> String {
-    const LIMIT: usize = 80;
-    if text.len() <= LIMIT {
+    shorten_to(text, 80)
+}
+
+/// [`shorten`] with another limit, in bytes (cut on a character boundary).
+pub(crate) fn shorten_to(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
         return text.to_string();
     }
-    let mut end = LIMIT;
+    let mut end = limit;
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -237,6 +237,77 @@ struct Line {
     kind: Kind,
 }
 
+impl Line {
+    /// Whether libpq, reading this line, takes it for some of the connections `key` is for
+    /// (`Some(false)`) or for all of them (`Some(true)`).
+    ///
+    /// By the fields as parsed, and also by libpq's matcher run on the line's bytes, which
+    /// differs when a value holds a `:` (fuzz finding: an unescaped `::1:5432:...` line
+    /// written by hand wins for host `::1` in libpq, and was not reported, nor the entry put
+    /// before it).
+    fn shadows(&self, key: &EntryKey) -> Option<bool> {
+        let Kind::Entry(k) = &self.kind else {
+            return None;
+        };
+        let by_fields = k.overlaps(key).then(|| k.covers(key));
+        let by_libpq = self.libpq_shadows(key);
+        match (by_fields, by_libpq) {
+            (None, None) => None,
+            (a, b) => Some(a == Some(true) || b == Some(true)),
+        }
+    }
+
+    /// [`Line::shadows`] by libpq's matcher. The key's host, port and user are values; a
+    /// database of `*` means every database: the line takes all of them if its database field
+    /// is `*`, some of them if any value ending before one of its unescaped `:` leads on to a
+    /// match of the user.
+    fn libpq_shadows(&self, key: &EntryKey) -> Option<bool> {
+        let value = |f: &Field| match f {
+            Field::Value(v) => Some(v.clone()),
+            Field::Any => None,
+        };
+        let (host, port, user) = (value(&key.host)?, value(&key.port)?, value(&key.user)?);
+        let mut text = &self.content[..];
+        while let [head @ .., b'\r'] = text {
+            text = head;
+        }
+        let rest = libpq_field_match(text, &host)?;
+        let rest = libpq_field_match(rest, &port)?;
+        match &key.dbname {
+            Field::Value(db) => {
+                let rest = libpq_field_match(rest, db)?;
+                libpq_field_match(rest, &user).map(|_| true)
+            }
+            Field::Any => {
+                if let Some(after) = rest.strip_prefix(b"*:") {
+                    if libpq_field_match(after, &user).is_some() {
+                        return Some(true);
+                    }
+                }
+                // Every database value that ends where the line has an unescaped ':'.
+                let mut i = 0;
+                while i < rest.len() {
+                    match rest[i] {
+                        b'\\' => i += 2,
+                        b':' => {
+                            let db = unescape(&rest[..i]);
+                            if libpq_field_match(rest, &db)
+                                .and_then(|r| libpq_field_match(r, &user))
+                                .is_some()
+                            {
+                                return Some(false);
+                            }
+                            i += 1;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
 /// What libpq makes of a line.
 enum Kind {
     /// Empty or only blanks: skipped.
@@ -442,10 +513,7 @@ impl Passfile {
             }
             None => {
                 let ending = self.usual_ending();
-                let before = self
-                    .lines
-                    .iter()
-                    .position(|l| matches!(&l.kind, Kind::Entry(k) if k.covers(key)));
+                let before = self.lines.iter().position(|l| l.shadows(key) == Some(true));
                 let index = match before {
                     Some(i) => i,
                     None => {
@@ -484,11 +552,11 @@ impl Passfile {
         let shadowed_by = self.lines[..index]
             .iter()
             .enumerate()
-            .filter_map(|(i, line)| match &line.kind {
-                Kind::Entry(k) if k.overlaps(key) => Some(Shadow {
+            .filter_map(|(i, line)| match (&line.kind, line.shadows(key)) {
+                (Kind::Entry(k), Some(complete)) => Some(Shadow {
                     line: i + 1,
                     key: k.clone(),
-                    complete: k.covers(key),
+                    complete,
                 }),
                 _ => None,
             })
@@ -995,5 +1063,29 @@ mod tests {
         assert_eq!(found("::1"), Some(b"pw6".to_vec()));
         assert_eq!(found("::2"), Some(b"pw7".to_vec()));
         assert_eq!(found("1"), None);
+    }
+
+    #[test]
+    fn an_earlier_line_libpq_matches_across_colons_is_reported_and_kept_behind() {
+        // Fuzz finding: an unescaped, hand-written IPv6 line wins in libpq for host ::1, but
+        // was neither reported nor placed behind the new entry.
+        let mut p = Passfile::parse(b"::1:5432:*:app:old\n").unwrap();
+        let key = EntryKey::new("[::1]", 5432, "*", "app").unwrap();
+        let up = p.upsert(&key, "tok").unwrap();
+        assert_eq!(
+            (up.line, up.replaced),
+            (1, false),
+            "put before the line that hides it"
+        );
+        assert_eq!(
+            p.lookup("::1", "5432", "db", "app").map(|v| v.to_vec()),
+            Some(b"tok".to_vec())
+        );
+        // Kept behind something that matches only some databases: reported as partial.
+        let mut p = Passfile::parse(b"::1:5432:sales:app:old\n").unwrap();
+        let up = p.upsert(&key, "tok").unwrap();
+        assert_eq!(up.line, 2);
+        assert_eq!(up.shadowed_by.len(), 1);
+        assert!(!up.shadowed_by[0].complete);
     }
 }
