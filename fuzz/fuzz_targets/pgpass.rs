@@ -149,8 +149,15 @@ fuzz_target!(|input: Input<'_>| {
     };
     let before = passfile.to_bytes().to_vec();
     let Ok(upserted) = passfile.upsert(&key, token) else {
-        assert!(token.contains(['\n', '\r', '\0']), "refused a token a line can hold");
-        assert_eq!(passfile.to_bytes().to_vec(), before, "a refused edit changed the file");
+        assert!(
+            token.contains(['\n', '\r', '\0']),
+            "refused a token a line can hold"
+        );
+        assert_eq!(
+            passfile.to_bytes().to_vec(),
+            before,
+            "a refused edit changed the file"
+        );
         return;
     };
     let after = passfile.to_bytes().to_vec();

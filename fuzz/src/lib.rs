@@ -26,7 +26,7 @@ pub const SIGNED_AT: u64 = 1_767_323_045;
 
 /// The credentials selected by a fuzz byte: even is the long-term key, odd the temporary one.
 pub fn credentials(selector: u8) -> AwsCredentials {
-    if selector % 2 == 0 {
+    if selector.is_multiple_of(2) {
         AwsCredentials::new(LONG_TERM_ID, LONG_TERM_SECRET, None, None, "fuzz")
     } else {
         AwsCredentials::new(
