@@ -5,13 +5,14 @@ use crate::cache::TokenKey;
 use crate::credentials::AwsCredentials;
 use crate::endpoint;
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::{Level, log_at};
+use crate::log::{Level, enabled, log_at};
 use crate::region::{RegionSource, profile_label};
 use crate::request::TokenRequest;
 use crate::runtime::{self, Core};
 use crate::sign::{self, Presign, SigningKey};
 use crate::timestamp::UtcSeconds;
 use crate::token::Token;
+use std::borrow::Cow;
 use std::time::{Instant, SystemTime};
 
 /// Makes (or reuses) a token for `request`, with credentials from the AWS default chain.
@@ -20,7 +21,8 @@ use std::time::{Instant, SystemTime};
 /// cached result; at most the credential lookup bound (`IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS`,
 /// default 10 s) when a network source must be asked. Thread-safe.
 pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
-    let started = Instant::now();
+    // Reading the clock costs as much as a cache hit's lookup: only for the debug line.
+    let started = enabled(Level::Debug).then(Instant::now);
     request.validate()?;
     let core = runtime::core();
     let (region, region_source) = resolve_region(core, request)?;
@@ -36,7 +38,7 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
         region,
         region_source,
         credentials.source(),
-        started.elapsed().as_micros()
+        started.map_or(0, |s| s.elapsed().as_micros())
     );
     Ok(token)
 }
@@ -150,7 +152,7 @@ fn sign_now(
     {
         valid_until = valid_until.min(expiry);
     }
-    Token::new(text.as_str(), time, valid_until)
+    Token::from_secret(text, time, valid_until)
 }
 
 fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
@@ -163,19 +165,23 @@ fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
 }
 
 /// The region for a request: explicit, else from the endpoint name, else configured.
-fn resolve_region(core: &Core, request: &TokenRequest<'_>) -> Result<(String, RegionSource)> {
+/// Borrowed from the request when it is written there (no allocation on the hot path).
+fn resolve_region<'a>(
+    core: &Core,
+    request: &TokenRequest<'a>,
+) -> Result<(Cow<'a, str>, RegionSource)> {
     if let Some(region) = request.region {
-        return Ok((region.to_string(), RegionSource::Explicit));
+        return Ok((Cow::Borrowed(region), RegionSource::Explicit));
     }
     let host = request.effective_signing_host();
-    if let Some(region) = endpoint::infer_region(host) {
+    if let Some(region) = endpoint::infer_region_ref(host) {
         return Ok((region, RegionSource::Endpoint));
     }
     if let Some(region) = crate::region::from_environment()? {
-        return Ok((region, RegionSource::Environment));
+        return Ok((Cow::Owned(region), RegionSource::Environment));
     }
     if let Some(region) = core.profile_region(request.profile)? {
-        return Ok((region, RegionSource::Profile));
+        return Ok((Cow::Owned(region), RegionSource::Profile));
     }
     Err(Error::new(
         ErrorCode::RegionNotFound,

@@ -62,17 +62,33 @@ impl UtcSeconds {
 
     /// `YYYYMMDD'T'HHMMSS'Z'`, the `X-Amz-Date` format.
     pub fn amz_date_time(self) -> String {
-        let c = self.civil();
-        format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        let mut out = String::with_capacity(16);
+        self.push_amz_date_time(&mut out);
+        out
     }
 
     /// `YYYYMMDD`, the date in the credential scope.
     pub fn amz_date(self) -> String {
+        let mut out = String::with_capacity(8);
+        self.push_amz_date(&mut out);
+        out
+    }
+
+    /// Appends [`amz_date_time`](Self::amz_date_time) to `out` (the signer's hot path: no
+    /// formatting machinery, no allocation).
+    pub fn push_amz_date_time(self, out: &mut String) {
         let c = self.civil();
-        format!("{:04}{:02}{:02}", c.year, c.month, c.day)
+        push_date(out, &c);
+        out.push('T');
+        push_two_digits(out, c.hour);
+        push_two_digits(out, c.minute);
+        push_two_digits(out, c.second);
+        out.push('Z');
+    }
+
+    /// Appends [`amz_date`](Self::amz_date) to `out`.
+    pub fn push_amz_date(self, out: &mut String) {
+        push_date(out, &self.civil());
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, for messages and logs.
@@ -149,6 +165,27 @@ impl UtcSeconds {
         let utc = base - offset;
         (utc >= 0).then_some(UtcSeconds(utc as u64))
     }
+}
+
+/// Appends `YYYYMMDD`.
+fn push_date(out: &mut String, c: &Civil) {
+    if (0..=9999).contains(&c.year) {
+        let year = c.year as u32;
+        push_two_digits(out, year / 100);
+        push_two_digits(out, year % 100);
+    } else {
+        // Beyond what four digits hold: as `{:04}` writes it (never a real signing time).
+        use std::fmt::Write as _;
+        let _ = write!(out, "{:04}", c.year);
+    }
+    push_two_digits(out, c.month);
+    push_two_digits(out, c.day);
+}
+
+/// Appends `value` (below 100) as two decimal digits.
+fn push_two_digits(out: &mut String, value: u32) {
+    out.push(char::from(b'0' + (value / 10 % 10) as u8));
+    out.push(char::from(b'0' + (value % 10) as u8));
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {

@@ -17,13 +17,23 @@ struct Inner {
 }
 
 impl Token {
+    #[cfg(test)]
     pub(crate) fn new(
         text: impl Into<String>,
         signed_at: UtcSeconds,
         valid_until: UtcSeconds,
     ) -> Self {
+        Self::from_secret(Zeroizing::new(text.into()), signed_at, valid_until)
+    }
+
+    /// A token that takes over the signer's buffer (no copy).
+    pub(crate) fn from_secret(
+        text: Zeroizing<String>,
+        signed_at: UtcSeconds,
+        valid_until: UtcSeconds,
+    ) -> Self {
         Token(Arc::new(Inner {
-            text: Zeroizing::new(text.into()),
+            text,
             signed_at,
             valid_until,
         }))
