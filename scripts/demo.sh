@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a local default that needs no AWS account: build, make a token with demo
-# credentials through the CLI and through the C ABI, and have the local verifier (the same
-# check the RDS stand-ins use) accept it.
+# credentials through the CLI and through the C ABI, have the local verifier (the same check the
+# RDS stand-ins use) accept it, then log the stock mariadb client in to the local MariaDB
+# stand-in for RDS through the mysql_clear_password plugin, with no password anywhere.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -38,4 +39,16 @@ if printf '%s' "${token/DBUser=$DBUSER/DBUser=admin}" | "$BIN" verify --keystore
   --endpoint "$HOST:$PORT" --region us-east-1 --user admin; then
   die "the verifier accepted a tampered token"
 fi
+say "a real login: the mariadb client, through the mysql_clear_password plugin, to the local RDS stand-in"
+plugins="$demo/mariadb-plugins"
+"$BIN" mysql-plugin install "$plugins" >/dev/null
+# The demo's own port, so a stand-in someone left running on the default port is not disturbed.
+export IAM_STANDIN_MARIADB_PORT="${IAM_DEMO_MARIADB_PORT:-13309}"
+trap '"$ROOT/scripts/standin/mariadb.sh" stop >/dev/null 2>&1 || true' EXIT
+"$ROOT/scripts/standin/mariadb.sh" start
+eval "$("$ROOT/scripts/standin/mariadb.sh" env)"
+say "MARIADB_PLUGIN_DIR=$plugins mariadb -h 127.0.0.1 -P $IAM_STANDIN_MARIADB_PORT -u iam_ssl_user --ssl-ca=... --ssl-verify-server-cert   (no password)"
+with_demo_keys AWS_REGION="$IAM_STANDIN_REGION" MARIADB_PLUGIN_DIR="$plugins" mariadb --no-defaults \
+  -h 127.0.0.1 -P "$IAM_STANDIN_MARIADB_PORT" -u iam_ssl_user --ssl-ca="$IAM_STANDIN_MARIADB_CA" \
+  --ssl-verify-server-cert -e "SELECT CURRENT_USER() AS logged_in_as, @@version AS server"
 say "demo done"

@@ -6,8 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(
   build-essential pkg-config valgrind golang-go python3-venv python3-dev
-  mariadb-server mariadb-client libmariadb-dev libpam0g-dev
+  mariadb-server mariadb-client libmariadb-dev libpam0g-dev libclang-dev
   postgresql postgresql-client libpq-dev openssl
+  procps util-linux  # the stand-ins: pgrep, runuser, setsid
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -268,7 +268,8 @@ pub unsafe extern "C" fn iam_token_get_ext(options: *const IamTokenOptions) -> *
     })
 }
 
-fn default_options() -> IamTokenOptions {
+/// Options with every field unset (RDS, cache on), as `iam_token_options_init` fills them.
+pub(crate) fn default_options() -> IamTokenOptions {
     IamTokenOptions {
         struct_size: std::mem::size_of::<IamTokenOptions>() as u32,
         kind: IAM_KIND_RDS,

@@ -33,6 +33,9 @@ pub mod kind;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod mysql;
+/// cbindgen:ignore
 pub mod region;
 /// cbindgen:ignore
 pub mod request;

@@ -38,10 +38,11 @@ fn reject<T>(why: impl Into<String>) -> Result<T, Rejection> {
 }
 
 /// One known key: its secret and, for temporary credentials, the session token that must
-/// accompany it.
+/// accompany it and when the credentials expire.
 struct KeyEntry {
     secret: Zeroizing<String>,
     session_token: Option<Zeroizing<String>>,
+    expires: Option<UtcSeconds>,
 }
 
 /// The keys the verifier knows, by access key id: the stand-in for IAM's key database.
@@ -61,8 +62,10 @@ impl std::fmt::Debug for Keystore {
 }
 
 impl Keystore {
-    /// Parses a keystore file: one key a line, `ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]`
-    /// separated by whitespace; `#` starts a comment line.
+    /// Parses a keystore file: one key a line,
+    /// `ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN [EXPIRATION]]` separated by whitespace,
+    /// EXPIRATION in RFC 3339 (when temporary credentials stop working, as AWS enforces);
+    /// `#` starts a comment line.
     pub fn parse(text: &str) -> Result<Keystore, String> {
         let mut store = Keystore::default();
         for (number, line) in text.lines().enumerate() {
@@ -74,9 +77,18 @@ impl Keystore {
             match fields[..] {
                 [id, secret] => store.add(id, secret, None),
                 [id, secret, token] => store.add(id, secret, Some(token)),
+                [id, secret, token, expiration] => {
+                    let Some(at) = UtcSeconds::parse_rfc3339(expiration) else {
+                        return Err(format!(
+                            "keystore line {}: expiration '{expiration}' is not RFC 3339",
+                            number + 1
+                        ));
+                    };
+                    store.add_expiring(id, secret, token, at);
+                }
                 _ => {
                     return Err(format!(
-                        "keystore line {}: expected ACCESS_KEY_ID SECRET [SESSION_TOKEN]",
+                        "keystore line {}: expected ACCESS_KEY_ID SECRET [SESSION_TOKEN [EXPIRATION]]",
                         number + 1
                     ));
                 }
@@ -92,6 +104,26 @@ impl Keystore {
             KeyEntry {
                 secret: Zeroizing::new(secret.to_string()),
                 session_token: session_token.map(|t| Zeroizing::new(t.to_string())),
+                expires: None,
+            },
+        );
+    }
+
+    /// Adds (or replaces) temporary credentials that expire at `expires`: from then on, every
+    /// token they signed is refused, however young (AWS does the same).
+    pub fn add_expiring(
+        &mut self,
+        access_key_id: &str,
+        secret: &str,
+        session_token: &str,
+        expires: UtcSeconds,
+    ) {
+        self.keys.insert(
+            access_key_id.to_string(),
+            KeyEntry {
+                secret: Zeroizing::new(secret.to_string()),
+                session_token: Some(Zeroizing::new(session_token.to_string())),
+                expires: Some(expires),
             },
         );
     }
@@ -141,7 +173,7 @@ pub struct Verified {
     pub temporary: bool,
     /// When it was signed.
     pub signed_at: UtcSeconds,
-    /// When it stops being valid.
+    /// When it stops being valid (its own expiry, or its credentials' if earlier).
     pub expires_at: UtcSeconds,
 }
 
@@ -164,6 +196,14 @@ pub fn verify(
     let Some((endpoint, query)) = token.split_once("/?") else {
         return reject("not a token: no '/?' after the host (is this a plain password?)");
     };
+    // Until the password looks like a token, no part of it is quoted back: the rejection goes
+    // to server logs, and a mistyped password must not land there.
+    let has = |name: &str| query.split('&').any(|p| p.starts_with(name));
+    if !has("X-Amz-Signature=") || !has("X-Amz-Credential=") {
+        return reject(
+            "not a token: no X-Amz-Signature or X-Amz-Credential parameter (is this a plain password?)",
+        );
+    }
     if endpoint.contains("://") {
         return reject("the token starts with a URL scheme; tokens are sent without 'https://'");
     }
@@ -300,6 +340,13 @@ pub fn verify(
     let Some(key) = keys.keys.get(access_key_id) else {
         return reject(format!("unknown access key '{access_key_id}'"));
     };
+    if let Some(expired_at) = key.expires.filter(|at| now > *at) {
+        return reject(format!(
+            "the credentials of key '{access_key_id}' expired at {} (server time {})",
+            expired_at.rfc3339(),
+            now.rfc3339()
+        ));
+    }
     let presented_token = get("X-Amz-Security-Token");
     match (&key.session_token, presented_token) {
         (None, None) => {}
@@ -364,7 +411,8 @@ pub fn verify(
         access_key_id: access_key_id.to_string(),
         temporary: presented_token.is_some(),
         signed_at,
-        expires_at,
+        // The token stops working with the credentials that signed it.
+        expires_at: key.expires.map_or(expires_at, |at| at.min(expires_at)),
     })
 }
 
@@ -427,4 +475,52 @@ fn percent_decode(text: &str) -> Result<String, Rejection> {
     }
     String::from_utf8(out)
         .map_err(|_| Rejection("the token has a %-escape that is not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_that_is_not_a_token_is_never_quoted_in_the_rejection() {
+        let endpoints = vec!["db.example.com:5432".to_string()];
+        let expect = Expectation {
+            kind: TokenKind::Rds,
+            endpoints: &endpoints,
+            region: "us-east-1",
+            user: "u",
+        };
+        let keys = Keystore::default();
+        let now = UtcSeconds::from_unix(1_800_000_000);
+        for password in [
+            "hunter2",
+            "hunter2/?",
+            "hunter2/?x=hunter2",
+            "hunter2/?Action=connect&DBUser=hunter2",
+            "hunter2/?X-Amz-Signature=hunter2",
+            "hunter2:5432/?hunter2=1&X-Amz-Credential=hunter2",
+        ] {
+            let why = verify(password, &expect, &keys, now).unwrap_err().0;
+            assert!(why.starts_with("not a token"), "{password:?}: {why}");
+            assert!(!why.contains("hunter2"), "{password:?} quoted: {why}");
+        }
+    }
+
+    #[test]
+    fn keystore_lines_take_an_optional_expiration_of_temporary_credentials() {
+        let keys = Keystore::parse(
+            "# comment\nAKIDLONG secret\nASIATEMP secret2 token 2027-01-15T10:00:00Z\n",
+        )
+        .unwrap();
+        assert_eq!(keys.len(), 2);
+        let temp = &keys.keys["ASIATEMP"];
+        assert_eq!(
+            temp.expires,
+            UtcSeconds::parse_rfc3339("2027-01-15T10:00:00Z")
+        );
+        assert!(keys.keys["AKIDLONG"].expires.is_none());
+        for bad in ["A s t yesterday", "A s t 2027-01-15T10:00:00Z extra"] {
+            assert!(Keystore::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

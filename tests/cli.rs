@@ -79,18 +79,27 @@ fn verify(
     user: &str,
     keystore: &Path,
 ) -> Output {
+    verify_with(
+        sandbox,
+        token,
+        &[
+            "verify",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            endpoint,
+            "--region",
+            region,
+            "--user",
+            user,
+        ],
+    )
+}
+
+/// Runs `iam-db-auth ARGS` with `token` on stdin, byte for byte.
+fn verify_with(sandbox: &Sandbox, token: &str, args: &[&str]) -> Output {
     use std::io::Write as _;
-    let mut c = sandbox.cmd(&[
-        "verify",
-        "--keystore",
-        keystore.to_str().unwrap(),
-        "--endpoint",
-        endpoint,
-        "--region",
-        region,
-        "--user",
-        user,
-    ]);
+    let mut c = sandbox.cmd(args);
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -243,6 +252,54 @@ fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[test]
+fn exact_stdin_takes_the_password_as_sent_so_a_trailing_newline_is_refused() {
+    let s = Sandbox::new("verify-exact");
+    let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--host",
+        "db.internal",
+        "--port",
+        "5432",
+        "--user",
+        "app",
+        "--region",
+        "us-east-1",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    let token = line.trim_end_matches('\n');
+    let args = |exact: bool| {
+        let mut a = vec![
+            "verify",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            "db.internal:5432",
+            "--region",
+            "us-east-1",
+            "--user",
+            "app",
+        ];
+        if exact {
+            a.push("--exact");
+        }
+        a
+    };
+    // The PAM module's way (--exact): only the token itself is accepted, as on RDS.
+    let exact_ok = verify_with(&s, token, &args(true));
+    assert!(exact_ok.status.success(), "{}", stderr(&exact_ok));
+    for with_newline in [format!("{token}\n"), format!("{token}\r\n")] {
+        let refused = verify_with(&s, &with_newline, &args(true));
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("X-Amz-Signature is not"));
+        // Without --exact (a shell's `echo | verify`), one trailing newline is dropped.
+        let lenient = verify_with(&s, &with_newline, &args(false));
+        assert!(lenient.status.success(), "{}", stderr(&lenient));
+    }
 }
 
 #[test]
@@ -742,4 +799,179 @@ fn json_output_is_a_json_string() {
             .unwrap()
             .starts_with("db.internal:5432/?Action=connect")
     );
+}
+
+/// The command line a user would type for a vector, through the aliases where the AWS CLI has
+/// a command of its own.
+fn vector_command(v: &serde_json::Value) -> Vec<String> {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let time = s("time");
+    let expires = v["expires"].as_u64().unwrap().to_string();
+    let mut args: Vec<String> = match s("kind").as_str() {
+        "dsql" => vec!["dsql".into(), "generate-db-connect-auth-token".into()],
+        "dsql-admin" => vec!["dsql".into(), "generate-db-connect-admin-auth-token".into()],
+        kind => {
+            let mut a = vec!["token".into(), "--kind".into(), kind.into()];
+            a.extend(["--username".into(), s("user")]);
+            if let Some(port) = v["port"].as_u64() {
+                a.extend(["--port".into(), port.to_string()]);
+            }
+            if kind != "rds" {
+                a.extend(["--expires-in".into(), expires.clone()]);
+            }
+            a
+        }
+    };
+    args.extend([
+        "--hostname".into(),
+        s("host"),
+        "--region".into(),
+        s("region"),
+    ]);
+    args.extend(["--signing-time".into(), time]);
+    if args[0] == "dsql" {
+        args.extend(["--expires-in".into(), expires]);
+    }
+    args
+}
+
+fn params(token: &str) -> (String, std::collections::BTreeMap<String, String>) {
+    let (host, query) = token.trim_end().split_once("/?").unwrap();
+    let map = query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    (host.to_string(), map)
+}
+
+#[test]
+fn every_vector_kind_through_the_command_line() {
+    let s = Sandbox::new("all-vectors");
+    let mut checked = Vec::new();
+    for line in include_str!("vectors/tokens.jsonl")
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let args = vector_command(&v);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = s.cmd(&args);
+        c.env("AWS_ACCESS_KEY_ID", v["access_key_id"].as_str().unwrap())
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                v["secret_access_key"].as_str().unwrap(),
+            );
+        if let Some(token) = v["session_token"].as_str() {
+            c.env("AWS_SESSION_TOKEN", token);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            params(&stdout(&o)),
+            params(v["expected"].as_str().unwrap()),
+            "{args:?}"
+        );
+        checked.push(v["kind"].as_str().unwrap().to_string());
+    }
+    for kind in ["rds", "dsql", "dsql-admin", "elasticache"] {
+        assert!(
+            checked.iter().any(|k| k == kind),
+            "no {kind} vector checked"
+        );
+    }
+}
+
+#[test]
+fn cache_kinds_need_a_region_and_verify() {
+    let s = Sandbox::new("cache-kinds");
+    let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
+    // A cache name carries no region: without one configured, a clear error.
+    let o = run(&mut s.with_keys(&[
+        "token",
+        "--kind",
+        "memorydb",
+        "--host",
+        "my-cluster",
+        "--user",
+        "app",
+    ]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no AWS region"), "{}", stderr(&o));
+    for (kind, extra) in [("memorydb", None), ("elasticache", Some("--serverless"))] {
+        let mut args = vec![
+            "token",
+            "--kind",
+            kind,
+            "--host",
+            "My-Cache",
+            "--user",
+            "app",
+            "--region",
+            "eu-west-1",
+        ];
+        args.extend(extra);
+        let o = run(&mut s.with_keys(&args));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let token = stdout(&o);
+        assert!(token.starts_with("my-cache/?Action=connect&"), "{token}");
+        assert_eq!(
+            token.contains("ResourceType=ServerlessCache"),
+            extra.is_some()
+        );
+        let mut c = s.cmd(&[
+            "verify",
+            "--kind",
+            kind,
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            "my-cache",
+            "--region",
+            "eu-west-1",
+            "--user",
+            "app",
+        ]);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(token.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{kind}: {}", stderr(&out));
+    }
+    // DSQL: region from the endpoint; admin and custom roles verified against the right action.
+    let admin = run(&mut s.with_keys(&[
+        "dsql",
+        "generate-db-connect-admin-auth-token",
+        "--hostname",
+        "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
+        "--expires-in",
+        "604800",
+    ]));
+    assert!(
+        stdout(&admin).contains("Action=DbConnectAdmin&")
+            && stdout(&admin).contains("%2Fus-east-2%2Fdsql%2F")
+            && stdout(&admin).contains("X-Amz-Expires=604800&"),
+        "{}",
+        stderr(&admin)
+    );
+    let too_long = run(&mut s.with_keys(&[
+        "dsql",
+        "generate-db-connect-auth-token",
+        "--hostname",
+        "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
+        "--expires-in",
+        "604801",
+    ]));
+    assert_eq!(too_long.status.code(), Some(1));
+    assert!(stderr(&too_long).contains("1 to 604800"));
 }

@@ -285,6 +285,22 @@ fn verifier_refuses_every_alteration() {
             .0
             .contains("signature does not match")
     );
+    // Temporary credentials that expire stop every token they signed, however young.
+    let mut expiring = Keystore::default();
+    expiring.add_expiring(
+        &v.access_key_id,
+        &v.secret,
+        v.session_token.as_deref().unwrap(),
+        v.time.plus(100),
+    );
+    let verified = verify(t, &expect, &expiring, ok_at).unwrap();
+    assert_eq!(verified.expires_at, v.time.plus(100));
+    assert!(
+        verify(t, &expect, &expiring, v.time.plus(101))
+            .unwrap_err()
+            .0
+            .contains("credentials of key")
+    );
     let mut long_term = Keystore::default();
     long_term.add(&v.access_key_id, &v.secret, None);
     assert!(

@@ -2,6 +2,8 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod dsql;
+mod mysql_plugin;
 mod token;
 mod verify;
 
@@ -36,9 +38,19 @@ enum Command {
         #[command(subcommand)]
         command: RdsCommand,
     },
+    /// `aws dsql ...` compatible commands (Aurora DSQL tokens)
+    Dsql {
+        #[command(subcommand)]
+        command: dsql::DsqlCommand,
+    },
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
+    /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
+    MysqlPlugin {
+        #[command(subcommand)]
+        command: mysql_plugin::MysqlPluginCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -66,7 +78,9 @@ pub fn run() -> ExitCode {
         | Command::Rds {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
+        Command::Dsql { command } => dsql::run(&command),
         Command::Verify(args) => verify::run(&args),
+        Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }
 }
 

@@ -62,7 +62,7 @@ fn parse_kind(text: &str) -> Result<TokenKind, String> {
     })
 }
 
-fn parse_time(text: &str) -> Result<UtcSeconds, String> {
+pub fn parse_time(text: &str) -> Result<UtcSeconds, String> {
     UtcSeconds::parse_rfc3339(text)
         .ok_or_else(|| format!("'{text}' is not an RFC 3339 time such as 2024-08-26T22:00:00Z"))
 }
@@ -91,9 +91,15 @@ pub fn run(args: &TokenArgs) -> ExitCode {
         use_cache: true,
         signing_time: args.signing_time,
     };
-    match iam_db_auth::token_for(&request) {
+    print_token(&request, args.output == "json")
+}
+
+/// Makes the token and prints it (as a JSON string with `json`): the output step every
+/// token-printing command shares.
+pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
+    match iam_db_auth::token_for(request) {
         Ok(token) => {
-            let line = if args.output == "json" {
+            let line = if json {
                 format!("\"{}\"\n", token.as_str())
             } else {
                 format!("{}\n", token.as_str())

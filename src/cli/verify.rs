@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// File of known keys: `ACCESS_KEY_ID SECRET [SESSION_TOKEN]` a line
+    /// File of known keys: `ACCESS_KEY_ID SECRET [SESSION_TOKEN [EXPIRATION]]` a line
+    /// (EXPIRATION: RFC 3339, when temporary credentials stop working)
     #[arg(long)]
     keystore: PathBuf,
     /// An endpoint this server answers to: host:port for rds, the bare host otherwise
@@ -32,6 +33,10 @@ pub struct VerifyArgs {
     /// Verify as of this time (RFC 3339) instead of now
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Take stdin byte for byte as the password, as a server would (the PAM module's way):
+    /// without it, one trailing newline (from `echo` or a here-string) is dropped
+    #[arg(long)]
+    exact: bool,
     /// Print what was accepted (key id, expiry) to stderr
     #[arg(long, short)]
     verbose: bool,
@@ -76,6 +81,9 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let text = match std::str::from_utf8(&input) {
+        // RDS checks the password as sent: a token with a newline behind it is refused there,
+        // so the stand-ins (--exact) refuse it too.
+        Ok(t) if args.exact => t,
         // One trailing newline (from `echo` or a here-string) is not part of the token.
         Ok(t) => t
             .strip_suffix("\r\n")
