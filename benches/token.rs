@@ -11,8 +11,18 @@
 //!
 //! Credentials come from the environment (the demo key, set below before anything reads it),
 //! so nothing here touches the network or the machine's AWS files.
+//!
+//! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall-clock time:
+//! on a machine shared with other work (builds, other benchmarks) a thread that is not
+//! scheduled spends no CPU time, so the numbers stay those of the code. On an idle machine the
+//! two agree. `IAM_BENCH_CLOCK=wall` measures wall-clock time instead.
+//!
+//! `IAM_BENCH_LOOP=token/cached:N` (or `token/uncached:N`) skips criterion and makes N tokens
+//! in a plain loop, for `perf stat -e cycles:u,instructions:u`: counts per call that do not
+//! depend on what else the machine runs.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, criterion_group};
 use iam_db_auth::ffi::{
     IAM_FLAG_NO_CACHE, IamTokenOptions, iam_token_free, iam_token_get, iam_token_get_ext,
     iam_token_options_init,
@@ -21,6 +31,7 @@ use iam_db_auth::sign::{Presign, SigningCredentials, SigningKey, presign, presig
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds, endpoint};
 use std::ffi::CString;
 use std::hint::black_box;
+use std::time::Duration;
 
 const HOST: &str = "mydb.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com";
 const PORT: u16 = 5432;
@@ -51,7 +62,95 @@ fn use_demo_environment() {
     }
 }
 
-fn token(c: &mut Criterion) {
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Criterion measurement: CPU time of the benchmark thread (see the module comment).
+struct ThreadCpuTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+
+    fn end(&self, started: Duration) -> Duration {
+        thread_cpu_time() - started
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
+/// The clock the benchmarks use: CPU time unless `IAM_BENCH_CLOCK=wall`.
+enum Clock {
+    Cpu(ThreadCpuTime),
+    Wall(WallTime),
+}
+
+impl Measurement for Clock {
+    type Intermediate = (Duration, std::time::Instant);
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        match self {
+            Clock::Cpu(c) => (c.start(), std::time::Instant::now()),
+            Clock::Wall(_) => (Duration::ZERO, std::time::Instant::now()),
+        }
+    }
+
+    fn end(&self, (cpu, wall): Self::Intermediate) -> Duration {
+        match self {
+            Clock::Cpu(c) => c.end(cpu),
+            Clock::Wall(_) => wall.elapsed(),
+        }
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        ThreadCpuTime.formatter()
+    }
+}
+
+type Bench = Criterion<Clock>;
+
+fn token(c: &mut Bench) {
     let cached = TokenRequest::new(HOST, PORT, USER);
     let uncached = cached.use_cache(false);
     // Warm the credential snapshot and both caches, and fail loudly if no token can be made.
@@ -66,7 +165,7 @@ fn token(c: &mut Criterion) {
     g.finish();
 }
 
-fn c_abi(c: &mut Criterion) {
+fn c_abi(c: &mut Bench) {
     let host = CString::new(HOST).unwrap();
     let user = CString::new(USER).unwrap();
     let mut options = std::mem::MaybeUninit::<IamTokenOptions>::uninit();
@@ -110,7 +209,7 @@ fn c_abi(c: &mut Criterion) {
     g.finish();
 }
 
-fn region(c: &mut Criterion) {
+fn region(c: &mut Bench) {
     let mut g = c.benchmark_group("region");
     for (name, host) in [
         ("rds_instance", HOST),
@@ -121,14 +220,12 @@ fn region(c: &mut Criterion) {
         ("dsql", "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"),
         ("not_aws", "db.internal.example.com"),
     ] {
-        g.bench_function(name, |b| {
-            b.iter(|| endpoint::infer_region(black_box(host)))
-        });
+        g.bench_function(name, |b| b.iter(|| endpoint::infer_region(black_box(host))));
     }
     g.finish();
 }
 
-fn sign(c: &mut Criterion) {
+fn sign(c: &mut Bench) {
     let time = UtcSeconds::from_unix(1_767_323_045);
     let input = Presign {
         kind: TokenKind::Rds,
@@ -159,8 +256,14 @@ fn sign(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
+fn config() -> Bench {
+    let clock = if std::env::var("IAM_BENCH_CLOCK").as_deref() == Ok("wall") {
+        Clock::Wall(WallTime)
+    } else {
+        Clock::Cpu(ThreadCpuTime)
+    };
     Criterion::default()
+        .with_measurement(clock)
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2))
         .configure_from_args()
@@ -172,8 +275,34 @@ criterion_group! {
     targets = token, c_abi, region, sign
 }
 
+/// The plain loop of `IAM_BENCH_LOOP`.
+fn plain_loop(spec: &str) {
+    let (name, count) = spec.split_once(':').expect("IAM_BENCH_LOOP=NAME:COUNT");
+    let count: u64 = count.parse().expect("a count");
+    let request = match name {
+        "token/cached" => TokenRequest::new(HOST, PORT, USER),
+        "token/uncached" => TokenRequest::new(HOST, PORT, USER).use_cache(false),
+        _ => panic!("IAM_BENCH_LOOP: token/cached or token/uncached, not {name}"),
+    };
+    iam_db_auth::token_for(&request).expect("a token from the demo credentials");
+    let (cpu, wall) = (thread_cpu_time(), std::time::Instant::now());
+    for _ in 0..count {
+        black_box(iam_db_auth::token_for(black_box(&request)).unwrap());
+    }
+    let per_call = |d: Duration| d.as_nanos() as f64 / count as f64;
+    println!(
+        "{name}: {count} calls, {:.1} ns CPU time a call, {:.1} ns wall clock",
+        per_call(thread_cpu_time() - cpu),
+        per_call(wall.elapsed())
+    );
+}
+
 fn main() {
     use_demo_environment();
+    if let Ok(spec) = std::env::var("IAM_BENCH_LOOP") {
+        plain_loop(&spec);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

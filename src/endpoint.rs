@@ -25,19 +25,35 @@ pub fn validate_host(host: &str) -> Result<()> {
 /// accepts among those made of these bytes; anything else goes there for its verdict and
 /// message.
 fn is_plain_dns_name(host: &str) -> bool {
+    /// What a byte is in a plain DNS name: 0 not allowed, 1 a label byte, 2 the dot.
+    const CLASS: [u8; 256] = {
+        let mut class = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+                class[b] = 1;
+            }
+            b += 1;
+        }
+        class[b'.' as usize] = 2;
+        class
+    };
     let bytes = host.as_bytes();
     if bytes.is_empty() || bytes.len() > MAX_HOST_LEN {
         return false;
     }
     let mut label_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b'.' {
-            if !plain_label(&bytes[label_start..i]) {
-                return false;
+        match CLASS[usize::from(b)] {
+            1 => {}
+            2 => {
+                if !plain_label(&bytes[label_start..i]) {
+                    return false;
+                }
+                label_start = i + 1;
             }
-            label_start = i + 1;
-        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return false;
+            _ => return false,
         }
     }
     plain_label(&bytes[label_start..])
@@ -209,8 +225,7 @@ pub fn infer_region(host: &str) -> Option<String> {
 pub fn infer_region_ref(host: &str) -> Option<Cow<'_, str>> {
     if let Some(rest) = strip_suffix_ignore_case(host, ".on.aws") {
         // <...>.<id>.dsql.<region>
-        let mut labels = rest.rsplit('.');
-        let (region, service, id) = (labels.next()?, labels.next()?, labels.next()?);
+        let (id, service, region) = last_three_labels(rest)?;
         return if !id.is_empty() && service.eq_ignore_ascii_case("dsql") {
             region_in_lower_case(region)
         } else {
@@ -220,10 +235,8 @@ pub fn infer_region_ref(host: &str) -> Option<Cow<'_, str>> {
     let rest = AWS_SUFFIXES
         .iter()
         .find_map(|suffix| strip_suffix_ignore_case(host, suffix)?.strip_suffix('.'))?;
-    // At least three labels: <name>.<...>.<a>.<b>.
-    let mut labels = rest.rsplit('.');
-    let (last, before) = (labels.next()?, labels.next()?);
-    labels.next()?;
+    // At least three labels: <name>.<...>.<before>.<last>.
+    let (_, before, last) = last_three_labels(rest)?;
     if last.eq_ignore_ascii_case("rds") {
         // <name>.<hash>.<region>.rds.<suffix>
         if let Some(region) = region_in_lower_case(before) {
@@ -235,6 +248,32 @@ pub fn infer_region_ref(host: &str) -> Option<Cow<'_, str>> {
         return region_in_lower_case(last);
     }
     None
+}
+
+/// The last three `.`-separated labels of `text`, or `None` if it has fewer. One backward
+/// scan that stops at the third dot from the end.
+fn last_three_labels(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let mut dots = [0usize; 3];
+    let mut found = 0;
+    let mut i = bytes.len();
+    while i > 0 && found < 3 {
+        i -= 1;
+        if bytes[i] == b'.' {
+            dots[found] = i;
+            found += 1;
+        }
+    }
+    if found < 2 {
+        return None;
+    }
+    let third_from = if found == 3 { dots[2] + 1 } else { 0 };
+    // Every cut is next to an ASCII '.', so on a character boundary.
+    Some((
+        &text[third_from..dots[1]],
+        &text[dots[1] + 1..dots[0]],
+        &text[dots[0] + 1..],
+    ))
 }
 
 /// `text` without `suffix` at its end, compared without regard to ASCII case.
@@ -378,6 +417,43 @@ mod tests {
         ] {
             assert_eq!(validate_host(host), Ok(()), "{host}");
         }
+    }
+
+    #[test]
+    fn fast_host_check_agrees_with_every_rule() {
+        // Pseudo-random hosts over the bytes that matter (label bytes, dots, hyphens, and a
+        // few that are never allowed): the one-pass check accepts exactly what the full rules
+        // accept among them, and never accepts anything the full rules refuse.
+        let alphabet = b"abcXYZ0189_abcXYZ0189_..--:/ \xc3";
+        let mut accepted = 0;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 80) as usize;
+            let mut host: String = (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+                .collect();
+            if next() % 8 == 0 {
+                host = host.repeat(4); // long labels and hosts
+            }
+            let fast = is_plain_dns_name(&host);
+            let full = validate_host_slowly(&host).is_ok();
+            accepted += usize::from(full);
+            let plain_bytes = host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if plain_bytes {
+                assert_eq!(fast, full, "{host:?}");
+            } else {
+                assert!(!fast, "{host:?}");
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} valid hosts generated");
     }
 
     #[test]

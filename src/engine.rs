@@ -1,7 +1,7 @@
 //! The core: turns a validated request into a token. Region, then credentials, then the cache,
 //! then the signer. Every door (C ABI, MySQL plugin, CLI) calls [`token_for`].
 
-use crate::cache::TokenKey;
+use crate::cache::{self, TokenKey};
 use crate::credentials::AwsCredentials;
 use crate::endpoint;
 use crate::error::{Error, ErrorCode, Result};
@@ -23,11 +23,33 @@ use std::time::{Instant, SystemTime};
 pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     // Reading the clock costs as much as a cache hit's lookup: only for the debug line.
     let started = enabled(Level::Debug).then(Instant::now);
-    request.validate()?;
     let core = runtime::core();
+    let cacheable = request.use_cache && request.signing_time.is_none();
+    if cacheable {
+        if let Some(token) = repeat_hit(core, request, started)? {
+            return Ok(token);
+        }
+    }
+    request.validate()?;
     let (region, region_source) = resolve_region(core, request)?;
     let credentials = core.credentials(request.profile)?;
+    // Read before the cache is: a clear after this point makes the remembered hit stale.
+    let epoch = core.tokens.epoch();
     let token = token_with_credentials(core, request, &region, &credentials)?;
+    if cacheable
+        && matches!(
+            region_source,
+            RegionSource::Explicit | RegionSource::Endpoint
+        )
+    {
+        cache::remember(
+            core_id(core),
+            epoch,
+            request,
+            credentials.identity(),
+            &token,
+        );
+    }
     log_at!(
         Level::Debug,
         "token for {}@{}:{} ({}, region {} from {:?}, credentials from {}) in {} us",
@@ -41,6 +63,49 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
         started.map_or(0, |s| s.elapsed().as_micros())
     );
     Ok(token)
+}
+
+/// The token this thread was last handed from the cache, if `request` is the one it answered
+/// and the cache's rules still allow it: the same credentials now, enough life left, nothing
+/// cleared since. The request passed validation and region inference when it was remembered,
+/// and both depend on the request alone, so they are not repeated.
+fn repeat_hit(
+    core: &Core,
+    request: &TokenRequest<'_>,
+    started: Option<Instant>,
+) -> Result<Option<Token>> {
+    let Some(last) = cache::recall(core_id(core), request, |last| {
+        Some((
+            last.token.clone(),
+            last.identity,
+            last.usable_until,
+            last.epoch,
+        ))
+    }) else {
+        return Ok(None);
+    };
+    let (token, identity, usable_until, epoch) = last;
+    let credentials = core.credentials(request.profile)?;
+    let now = signing_time(SystemTime::now())?;
+    if credentials.identity() != identity || now >= usable_until || core.tokens.epoch() != epoch {
+        return Ok(None);
+    }
+    log_at!(
+        Level::Debug,
+        "token for {}@{}:{} ({}, credentials from {}) from the cache in {} us",
+        request.effective_user(),
+        request.effective_signing_host(),
+        request.effective_signing_port(),
+        request.kind,
+        credentials.source(),
+        started.map_or(0, |s| s.elapsed().as_micros())
+    );
+    Ok(Some(token))
+}
+
+/// Identifies the library state of this process image (a new one after `fork`).
+fn core_id(core: &Core) -> usize {
+    std::ptr::from_ref(core) as usize
 }
 
 /// Makes a token with the given credentials, outside the cache and the credential chain (for

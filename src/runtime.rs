@@ -18,7 +18,7 @@ use crate::credentials::{CredentialChain, RuntimeHandle};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fork::PerFork;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 /// How long a region read from a profile file is reused, like static credentials.
@@ -29,7 +29,10 @@ type ProfileRegion = (Instant, Option<String>);
 
 pub(crate) struct Core {
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
-    chains: Mutex<BTreeMap<Option<String>, Arc<CredentialChain>>>,
+    /// Every chain, by profile selection; written once a profile.
+    chains: RwLock<BTreeMap<Option<String>, Arc<CredentialChain>>>,
+    /// The default chain (also in `chains`), reached without a lock.
+    default_chain: OnceLock<Arc<CredentialChain>>,
     profile_regions: Mutex<BTreeMap<Option<String>, ProfileRegion>>,
     pub(crate) tokens: TokenCache,
     pub(crate) keys: SigningKeyCache,
@@ -46,7 +49,8 @@ impl Core {
     fn new() -> Self {
         Core {
             runtime: OnceLock::new(),
-            chains: Mutex::new(BTreeMap::new()),
+            chains: RwLock::new(BTreeMap::new()),
+            default_chain: OnceLock::new(),
             profile_regions: Mutex::new(BTreeMap::new()),
             tokens: TokenCache::default(),
             keys: SigningKeyCache::default(),
@@ -77,15 +81,36 @@ impl Core {
         &self,
         profile: Option<&str>,
     ) -> Result<Arc<crate::credentials::AwsCredentials>> {
-        let chain = {
-            let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+        let get = || self.runtime();
+        let runtime = RuntimeHandle { get: &get };
+        match profile {
+            // The common case, on every call: no lock, no reference count.
+            None => self
+                .default_chain
+                .get_or_init(|| self.chain(None))
+                .credentials(&runtime),
+            Some(_) => self.chain(profile).credentials(&runtime),
+        }
+    }
+
+    /// The chain for a profile selection, created on first use.
+    fn chain(&self, profile: Option<&str>) -> Arc<CredentialChain> {
+        let existing = {
+            let chains = self.chains.read().unwrap_or_else(|p| p.into_inner());
+            // A handful of profiles at most: a scan, without allocating a key.
             chains
+                .iter()
+                .find(|(k, _)| k.as_deref() == profile)
+                .map(|(_, chain)| chain.clone())
+        };
+        existing.unwrap_or_else(|| {
+            self.chains
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
                 .entry(profile.map(str::to_string))
                 .or_insert_with(|| Arc::new(CredentialChain::new(profile.map(str::to_string))))
                 .clone()
-        };
-        let get = || self.runtime();
-        chain.credentials(&RuntimeHandle { get: &get })
+        })
     }
 
     /// The `region` of a profile in the shared config file, re-read at most once a minute.
@@ -119,7 +144,7 @@ impl Core {
             .clear();
         for chain in self
             .chains
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
         {

@@ -142,9 +142,10 @@ pub fn presign_with_key(
     let session_token = credentials.session_token.filter(|t| !t.is_empty());
     // Room for everything, so the buffer never moves (a moved-from buffer is not wiped).
     let mut canonical = Zeroizing::new(String::with_capacity(
-        400 + 3 * (input.user.len()
-            + credentials.access_key_id.len()
-            + session_token.map_or(0, str::len))
+        400 + 3
+            * (input.user.len()
+                + credentials.access_key_id.len()
+                + session_token.map_or(0, str::len))
             + input.host.len()
             + input.region.len(),
     ));
