@@ -6,7 +6,7 @@
 //!   long-running process); `cached` is a cache hit.
 //! - `c_abi/*`: `iam_token_get` / `iam_token_get_ext` through the rlib's extern fns, plus
 //!   `iam_token_free`: what a C, Python or Go caller pays, minus the dynamic call.
-//! - `region/*`: region inference from endpoint names.
+//! - `region/*`: region inference from endpoint names (`infer_region_ref`, as the engine calls it).
 //! - `sign/*`: the pure signer, deriving the day's signing key or with it given.
 //!
 //! Credentials come from the environment (the demo key, set below before anything reads it),
@@ -220,7 +220,9 @@ fn region(c: &mut Bench) {
         ("dsql", "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"),
         ("not_aws", "db.internal.example.com"),
     ] {
-        g.bench_function(name, |b| b.iter(|| endpoint::infer_region(black_box(host))));
+        g.bench_function(name, |b| {
+            b.iter(|| endpoint::infer_region_ref(black_box(host)))
+        });
     }
     g.finish();
 }

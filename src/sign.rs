@@ -140,15 +140,17 @@ pub fn presign_with_key(
     to_sign.push('\n');
 
     let session_token = credentials.session_token.filter(|t| !t.is_empty());
-    // Room for everything, so the buffer never moves (a moved-from buffer is not wiped).
+    // Room for everything, so the buffer never moves (a moved-from buffer is not wiped), and
+    // not much more: the whole capacity is wiped on drop, a byte at a time.
     let mut canonical = Zeroizing::new(String::with_capacity(
-        400 + 3
-            * (input.user.len()
-                + credentials.access_key_id.len()
-                + session_token.map_or(0, str::len))
-            + input.host.len()
-            + input.region.len(),
+        CANONICAL_FIXED_LEN
+            + encoded_len(input.user)
+            + encoded_len(credentials.access_key_id)
+            + session_token.map_or(0, encoded_len)
+            + encoded_len(input.region)
+            + input.host.len(),
     ));
+    let reserved = canonical.capacity();
     canonical.push_str("GET\n/\n");
 
     // Everything that sorts before X-Amz-Security-Token; shared by both orders.
@@ -198,12 +200,18 @@ pub fn presign_with_key(
     canonical.push_str("\n\nhost\n");
     canonical.push_str(EMPTY_PAYLOAD_SHA256);
 
+    debug_assert_eq!(
+        canonical.capacity(),
+        reserved,
+        "the canonical request moved"
+    );
     push_hex(&mut to_sign, &Sha256::digest(canonical.as_bytes()));
     let signature = key.sign(to_sign.as_bytes());
 
     let mut token = Zeroizing::new(String::with_capacity(
         input.host.len() + 8 + head.len() + SIGNED_HEADERS.len() + security.len() + 96,
     ));
+    let token_reserved = token.capacity();
     if input.kind.host_is_resource_name() {
         token.push_str(&canonical[host_lower]);
     } else {
@@ -219,6 +227,7 @@ pub fn presign_with_key(
     token.push_str(&canonical[security]);
     token.push_str("&X-Amz-Signature=");
     token.push_str(&signature);
+    debug_assert_eq!(token.capacity(), token_reserved, "the token moved");
     token
 }
 
@@ -247,13 +256,29 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> 
     out
 }
 
-/// Appends `bytes` as lower-case hex.
+/// An upper bound of the canonical request's length less its variable parts (user, key id,
+/// session token, region, host): the fixed text is at most 341 bytes (the longest action, user
+/// parameter and service, the serverless parameter, a 10-digit expiry, a port).
+const CANONICAL_FIXED_LEN: usize = 352;
+
+/// The length of `text` once [`uri_encode_into`] has encoded it.
+fn encoded_len(text: &str) -> usize {
+    text.len() + 2 * text.bytes().filter(|&b| !is_unreserved(b)).count()
+}
+
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Appends `bytes` (at most 32: a SHA-256) as lower-case hex.
 fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    let mut text = [0u8; 64];
+    for (pair, &byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
+    out.push_str(ascii(&text[..2 * bytes.len().min(32)]));
 }
 
 /// Appends `value` in decimal.
@@ -269,9 +294,13 @@ fn push_decimal(out: &mut String, value: u32) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    out.push_str(ascii(&digits[at..]));
+}
+
+/// Bytes this module wrote from ASCII tables, as text (one check, then one copy: cheaper than
+/// pushing them a character at a time).
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("ASCII")
 }
 
 /// Percent-encodes as SigV4 does: every byte outside `A-Za-z0-9-_.~` becomes `%XX` with
@@ -282,15 +311,18 @@ pub fn uri_encode_into(out: &mut String, text: &str) {
     // byte and ends before one; its bytes are ASCII, so both ends are character boundaries.
     let mut run_start = 0;
     for (i, &byte) in text.as_bytes().iter().enumerate() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+        if is_unreserved(byte) {
             continue;
         }
         if run_start < i {
             out.push_str(&text[run_start..i]);
         }
-        out.push('%');
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        let escaped = [
+            b'%',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ];
+        out.push_str(ascii(&escaped));
         run_start = i + 1;
     }
     if run_start < text.len() {
@@ -386,6 +418,33 @@ mod tests {
         );
         input.kind = TokenKind::MemoryDb;
         assert!(!presign(&input, &CREDS).contains("ResourceType"));
+    }
+
+    #[test]
+    fn buffers_are_sized_for_the_longest_inputs() {
+        // The debug assertions in presign_with_key fail if a buffer had to grow (and so left
+        // an unwiped copy behind): every kind, the widest numbers, users and session tokens
+        // that encode every byte.
+        let awkward: String = (1u8..=255).map(char::from).collect();
+        let with_token = SigningCredentials {
+            session_token: Some(&awkward),
+            ..CREDS
+        };
+        for kind in TokenKind::ALL {
+            for creds in [CREDS, with_token] {
+                for serverless in [false, true] {
+                    let input = Presign {
+                        port: 65_535,
+                        expires_in: u32::MAX,
+                        serverless,
+                        region: "us-isob-east-1",
+                        ..sample(kind, &awkward)
+                    };
+                    let token = presign(&input, &creds);
+                    assert!(token.contains("X-Amz-Signature="));
+                }
+            }
+        }
     }
 
     #[test]
