@@ -112,8 +112,9 @@ bench_env strace -f -qq -c -o "$OUT/strace-count.txt" $OURS_CMD >/dev/null
 # --- cargo bench ----------------------------------------------------------------------------
 section "cargo bench"
 rm -rf "$ROOT/target/criterion"
-bench_env cargo bench --quiet --bench token "${CRITERION[@]}" 2>&1 | tee "$OUT/criterion.txt" |
-  grep -E '^(token|c_abi|region|sign)|time:|Success' || true
+bench_env cargo bench --quiet --bench token "${CRITERION[@]}" >"$OUT/criterion.txt" 2>&1 ||
+  { tail -n 30 "$OUT/criterion.txt"; die "cargo bench failed"; }
+grep -E '^(token|c_abi|region|sign)/|time:' "$OUT/criterion.txt" >&2 || true
 section_done
 
 # --- (a) whole processes --------------------------------------------------------------------

@@ -96,7 +96,12 @@ def read_mysql(out):
         parts = line.split()
         if len(parts) >= 3 and parts[0] in ("cache", "no-cache", "password", "cold"):
             try:
-                rows[parts[0]] = (int(parts[1]), float(parts[2]), " ".join(parts[3:]))
+                token = " ".join(parts[3:])
+                try:
+                    token = f"{float(token):.0f} us"
+                except ValueError:
+                    pass
+                rows[parts[0]] = (int(parts[1]), float(parts[2]), token)
             except ValueError:
                 continue
     return rows, None
@@ -116,8 +121,10 @@ def read_strace(out):
     count = out / "strace-count.txt"
     if count.exists():
         for line in count.read_text().splitlines():
-            if line.strip().endswith("total"):
-                total = int(line.split()[2]) if len(line.split()) >= 4 else None
+            parts = line.split()
+            # "% time  seconds  usecs/call  calls  [errors]  total"
+            if parts and parts[-1] == "total" and len(parts) >= 5:
+                total = int(parts[3])
     return {"opened": opened, "certificate_files": certs, "aws_files": aws, "connects": connects,
             "syscalls": total}
 
