@@ -17,7 +17,8 @@
 #
 # usage: scripts/bench.sh [--smoke] [--publish]
 #   --smoke    tiny counts: checks that everything runs, measures nothing worth keeping
-#   --publish  also copies the plot to docs/bench.png and the tables into BENCHMARKS.md
+#   --publish  also copies the plot to docs/bench.png, the tables into BENCHMARKS.md and the
+#              headline ratios into README.md
 # env: IAM_BENCH_OUT (default $WORK/bench, or $WORK/bench-smoke with --smoke)
 #
 # Credentials: the demo key in the environment only (isolated_aws_env: no AWS files, the real
@@ -195,6 +196,6 @@ fi
 if ((PUBLISH)); then
   mkdir -p docs
   cp "$OUT/bench.png" docs/bench.png
-  "$PY" scripts/bench/report.py --publish "$OUT" BENCHMARKS.md
-  say "published: docs/bench.png and the tables in BENCHMARKS.md"
+  "$PY" scripts/bench/report.py --publish "$OUT" BENCHMARKS.md README.md
+  say "published: docs/bench.png, the tables in BENCHMARKS.md and the headline in README.md"
 fi

@@ -3,8 +3,9 @@
 usage:
   report.py OUT CRITERION_DIR        writes OUT/results.md, OUT/results.json, OUT/bench.png and
                                      prints the tables
-  report.py --publish OUT FILE.md    replaces the text between the bench markers in FILE.md
-                                     with OUT/results.md
+  report.py --publish OUT BENCH.md [README.md]
+                                     replaces the text between the bench markers in BENCH.md
+                                     with OUT/results.md, and in README.md with the headline
 """
 
 import json
@@ -15,6 +16,8 @@ from pathlib import Path
 
 BEGIN = "<!-- bench:results:begin (scripts/bench.sh --publish writes this part) -->"
 END = "<!-- bench:results:end -->"
+HEADLINE_BEGIN = "<!-- bench:headline:begin (scripts/bench.sh --publish writes this part) -->"
+HEADLINE_END = "<!-- bench:headline:end -->"
 
 # The issue's targets: (what, limit, unit of the limit).
 TARGET_UNCACHED_NS = 1500
@@ -258,6 +261,21 @@ def build(out, criterion_dir):
             "uncached_ns": uncached_ns, "cached_ns": cached_ns, "process_ms": ours_proc, "library_bytes": lib_bytes,
         },
     }
+    headline = [
+        f"- **Per call**: a token from the cache in {fmt_time_ns(cached_ns)}, a freshly signed one in "
+        f"{fmt_time_ns(uncached_ns)} (Rust API); from Python through ctypes {py['ours_cached']:.1f} us "
+        f"(cache hit) and {py['ours_uncached']:.1f} us (no cache) against boto3's {py['boto3']:.0f} us: "
+        f"**{ratio(py['boto3'], py['ours_cached'])}** and **{ratio(py['boto3'], py['ours_uncached'])} faster**.",
+        f"- **Whole process**: `iam-db-auth token` {ours_proc:.1f} ms against "
+        f"`aws rds generate-db-auth-token` {aws_proc:.0f} ms: **{ratio(aws_proc, ours_proc)} faster**.",
+        f"- **Cold start** (load + first token, Python): {cold_py['ours'] / 1000:.1f} ms against "
+        f"{cold_py['boto3'] / 1000:.0f} ms for `import boto3` + client + token: "
+        f"**{ratio(cold_py['boto3'], cold_py['ours'])} faster**.",
+        f"- **Threads**: {max(v for (m, _), v in threads.items() if m == 'cached') / 1e6:.1f} million cached and "
+        f"{max(v for (m, _), v in threads.items() if m == 'uncached') / 1e6:.2f} million uncached tokens a second "
+        f"through the C ABI on {meta['cores']} cores.",
+    ]
+    (out / "headline.md").write_text("\n".join(headline) + "\n")
     (out / "results.md").write_text("\n".join(md) + "\n")
     (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(out, crit, py, threads, ours_proc, aws_proc, meta)
@@ -286,9 +304,9 @@ def plot(out, crit, py, threads, ours_proc, aws_proc, meta):
     ax1.set_ylabel("microseconds per token (log scale)")
     ax1.set_title("Per call")
     for i, v in enumerate(values):
-        ax1.text(i, v * 1.15, f"{v:.3g} us", ha="center", fontsize=9)
+        ax1.text(i, v * 1.15, f"{v * 1000:.0f} ns" if v < 1 else f"{v:.3g} us", ha="center", fontsize=9)
     ax1.tick_params(axis="x", labelsize=8)
-    ax1.set_ylim(top=max(values) * 4)
+    ax1.set_ylim(bottom=min(values) / 4, top=max(values) * 4)
 
     counts = sorted({n for _, n in threads})
     for mode, style in (("cached", "-o"), ("uncached", "-s")):
@@ -311,7 +329,7 @@ def plot(out, crit, py, threads, ours_proc, aws_proc, meta):
     ax3.set_title("Whole process")
     for i, v in enumerate((ours_proc, aws_proc)):
         ax3.text(i, v * 1.15, f"{v:.3g} ms", ha="center", fontsize=9)
-    ax3.set_ylim(top=max(ours_proc, aws_proc) * 4)
+    ax3.set_ylim(bottom=min(ours_proc, aws_proc) / 4, top=max(ours_proc, aws_proc) * 4)
     ax3.tick_params(axis="x", labelsize=8)
 
     fig.suptitle(f"iam-db-auth vs boto3 and the AWS CLI ({meta['cpu']}, {meta['date'][:10]})", fontsize=11)
@@ -319,18 +337,24 @@ def plot(out, crit, py, threads, ours_proc, aws_proc, meta):
     fig.savefig(out / "bench.png", dpi=110)
 
 
-def publish(out, target):
-    text = Path(target).read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{target} lacks the bench markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    Path(target).write_text(head + BEGIN + "\n\n" + (out / "results.md").read_text() + "\n" + END + tail)
+def replace_between(path, begin, end, body):
+    text = Path(path).read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} lacks the bench markers {begin!r} ... {end!r}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    Path(path).write_text(head + begin + "\n\n" + body + "\n" + end + tail)
+
+
+def publish(out, bench_md, readme=None):
+    replace_between(bench_md, BEGIN, END, (out / "results.md").read_text())
+    if readme:
+        replace_between(readme, HEADLINE_BEGIN, HEADLINE_END, (out / "headline.md").read_text())
 
 
 def main(argv):
-    if len(argv) == 4 and argv[1] == "--publish":
-        publish(Path(argv[2]), argv[3])
+    if len(argv) in (4, 5) and argv[1] == "--publish":
+        publish(Path(argv[2]), *argv[3:])
     elif len(argv) == 3:
         build(Path(argv[1]), argv[2])
     else:
