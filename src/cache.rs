@@ -6,6 +6,7 @@
 //! service, credentials). Both caches are bounded; lookups take a read lock only.
 
 use crate::kind::TokenKind;
+use crate::region::RegionSource;
 use crate::request::TokenRequest;
 use crate::sign::SigningKey;
 use crate::timestamp::UtcSeconds;
@@ -237,6 +238,9 @@ pub(crate) struct LastHit {
     pub identity: u64,
     pub usable_until: UtcSeconds,
     pub token: Token,
+    /// The region the request resolved to, and how (for the log line).
+    pub region: String,
+    pub region_source: RegionSource,
     request: OwnedRequest,
 }
 
@@ -321,6 +325,7 @@ pub(crate) fn remember(
     core: usize,
     epoch: u64,
     request: &TokenRequest<'_>,
+    (region, region_source): (&str, RegionSource),
     identity: u64,
     token: &Token,
 ) {
@@ -334,6 +339,8 @@ pub(crate) fn remember(
             identity,
             usable_until: usable_until(token),
             token: token.clone(),
+            region: String::new(),
+            region_source,
             request: OwnedRequest::default(),
         });
         last.core = core;
@@ -341,6 +348,9 @@ pub(crate) fn remember(
         last.identity = identity;
         last.usable_until = usable_until(token);
         last.token = token.clone();
+        last.region.clear();
+        last.region.push_str(region);
+        last.region_source = region_source;
         last.request.assign(request);
     });
 }
@@ -537,11 +547,13 @@ mod tests {
         assert_ne!(cache.epoch(), e1, "an eviction moves it");
     }
 
+    const REGION: (&str, RegionSource) = ("us-east-1", RegionSource::Explicit);
+
     #[test]
     fn last_hit_answers_only_the_same_request_in_the_same_image() {
         let base = TokenRequest::new("db.example.com", 5432, "app");
         let t = token(1000, 1900);
-        remember(1, 7, &base, 42, &t);
+        remember(1, 7, &base, REGION, 42, &t);
         let hit = |core: usize, r: &TokenRequest<'_>| {
             recall(core, r, |last| {
                 Some((last.epoch, last.identity, last.usable_until))
@@ -573,10 +585,10 @@ mod tests {
             assert!(hit(1, other).is_none(), "{other:?}");
         }
         // Remembering another request replaces the first (buffers reused).
-        remember(1, 8, &others[3], 43, &t);
+        remember(1, 8, &others[3], REGION, 43, &t);
         assert!(hit(1, &base).is_none());
         assert_eq!(hit(1, &others[3]).map(|h| h.0), Some(8));
-        remember(1, 9, &base, 44, &t);
+        remember(1, 9, &base, REGION, 44, &t);
         assert!(hit(1, &others[3]).is_none());
         assert_eq!(hit(1, &base).map(|h| h.1), Some(44));
     }

@@ -15,6 +15,9 @@ pub const PROFILE_ENV: &str = "IAM_DB_AUTH_PROFILE";
 pub const CACHE_ENV: &str = "IAM_DB_AUTH_CACHE";
 /// `1` lets the MySQL plugin send a token over a connection without TLS.
 pub const ALLOW_CLEARTEXT_ENV: &str = "IAM_DB_AUTH_ALLOW_CLEARTEXT";
+/// Hosts (comma-separated fnmatch patterns) for which the libpq LD_PRELOAD library
+/// (`pq-preload/`, C) adds a token; read there, named here so the name is one everywhere.
+pub const PQ_HOSTS_ENV: &str = "IAM_DB_AUTH_PQ_HOSTS";
 
 /// The environment's settings, as read at first use.
 #[derive(Clone, Debug, Default)]

@@ -11,7 +11,9 @@
 //! Unlike the stock chain we keep each source's outcome, so a failure says what was tried, and
 //! a network source that failed (a black-holed metadata endpoint) is skipped for a while
 //! instead of costing every call its timeout. Cheap sources (environment, files) are always
-//! re-checked, so credentials that appear later are picked up at once.
+//! re-checked, so credentials that appear later are picked up at once: aws-config's profile
+//! provider parses the shared files once and keeps its first failure for ever, so we rebuild
+//! it when the files change (size, mtime, inode) or after it failed.
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{Level, log_at};
@@ -33,6 +35,10 @@ const STATIC_REUSE: Duration = Duration::from_secs(60);
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 /// Credentials that expire sooner than the refresh margin are re-checked this often.
 const NEAR_EXPIRY_RECHECK: Duration = Duration::from_secs(10);
+/// When a refresh fails, temporary credentials with at least this much life left keep being
+/// used (re-checked every [`NEAR_EXPIRY_RECHECK`]), so an endpoint's blip during the refresh
+/// window does not fail logins that the current credentials can still sign.
+const REFRESH_FAILURE_GRACE: Duration = Duration::from_secs(60);
 /// A network source (container endpoint, instance metadata) that failed is not asked again
 /// for this long.
 pub const NETWORK_SOURCE_BACKOFF: Duration = Duration::from_secs(30);
@@ -159,10 +165,19 @@ struct Source {
     down_until: Mutex<Option<Instant>>,
 }
 
+/// The profile source and the state of the shared files it was built from.
+struct ProfileSource {
+    stamp: FilesStamp,
+    source: Arc<Source>,
+}
+
 /// The chain for one profile selection (`None`: the default chain, honouring `AWS_PROFILE`).
 pub(crate) struct CredentialChain {
     profile: Option<String>,
-    /// The sources after the environment, built on first use (they need the HTTP client).
+    /// The shared-files source; rebuilt when the files change or after it failed.
+    files: Mutex<Option<ProfileSource>>,
+    /// The sources after the files, built on first use (they need the HTTP client) and kept:
+    /// they hold the back-off state and the metadata session token.
     sources: OnceLock<Vec<Source>>,
     current: RwLock<Option<Snapshot>>,
     /// Held while one thread looks credentials up, so a storm of callers does one lookup.
@@ -173,6 +188,7 @@ impl CredentialChain {
     pub(crate) fn new(profile: Option<String>) -> Self {
         CredentialChain {
             profile,
+            files: Mutex::new(None),
             sources: OnceLock::new(),
             current: RwLock::new(None),
             lookup: Mutex::new(()),
@@ -189,7 +205,10 @@ impl CredentialChain {
             return Ok(creds);
         }
         let started = Instant::now();
-        let found = self.look_up(runtime)?;
+        let found = match self.look_up(runtime) {
+            Ok(found) => found,
+            Err(err) => return self.keep_after_failed_refresh(err),
+        };
         let now = SystemTime::now();
         if let Some(expiry) = found.expires_at {
             if expiry <= now {
@@ -229,9 +248,10 @@ impl CredentialChain {
             "credentials: using {} (key id {}, {}), found in {} us",
             found.source,
             found.access_key_id,
-            match found.expires_at {
-                Some(t) => format!("expire {}", describe_time(t)),
-                None => "long-term".to_string(),
+            match (found.expires_at, &found.session_token) {
+                (Some(t), _) => format!("expire {}", describe_time(t)),
+                (None, Some(_)) => "temporary, no expiry given".to_string(),
+                (None, None) => "long-term".to_string(),
             },
             started.elapsed().as_micros()
         );
@@ -241,6 +261,36 @@ impl CredentialChain {
             reuse_until: Instant::now() + reuse_for,
         });
         Ok(found)
+    }
+
+    /// After a failed lookup: the current temporary credentials if they still have more than
+    /// [`REFRESH_FAILURE_GRACE`] to live (used a little longer, with a warning), else `err`.
+    /// Long-term keys are not kept: their source is local, and a failure there (a removed
+    /// variable or file) is the user's doing.
+    fn keep_after_failed_refresh(&self, err: Error) -> Result<Arc<AwsCredentials>> {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let Some(snapshot) = current.as_mut() else {
+            return Err(err);
+        };
+        let creds = snapshot.credentials.clone();
+        let left = creds
+            .expires_at
+            .and_then(|t| t.duration_since(SystemTime::now()).ok())
+            .unwrap_or_default();
+        if left <= REFRESH_FAILURE_GRACE {
+            return Err(err);
+        }
+        log_at!(
+            Level::Warn,
+            "credentials: refreshing failed ({}); still using those from {} (key id {}, {} s left)",
+            err.message(),
+            creds.source,
+            creds.access_key_id,
+            left.as_secs()
+        );
+        snapshot.reuse_until =
+            Instant::now() + NEAR_EXPIRY_RECHECK.min(left - REFRESH_FAILURE_GRACE);
+        Ok(creds)
     }
 
     /// Forgets the snapshot, so the next call looks again.
@@ -289,11 +339,16 @@ impl CredentialChain {
 
         let deadline = Instant::now() + lookup_timeout();
         let rt = runtime.get()?;
-        let sources = self.sources.get_or_init(|| {
-            let _guard = rt.enter();
-            build_sources(self.profile.as_deref())
-        });
-        for source in sources {
+        let files = self.profile_source(rt);
+        let others: &[Source] = if self.profile.is_some() {
+            &[]
+        } else {
+            self.sources.get_or_init(|| {
+                let _guard = rt.enter();
+                build_network_sources(&provider_config(None))
+            })
+        };
+        for source in std::iter::once(&*files).chain(others) {
             if source.network {
                 let down = source.down_until.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(until) = *down {
@@ -327,6 +382,7 @@ impl CredentialChain {
                     return Ok(AwsCredentials::from_sdk(&creds, &source.name));
                 }
                 Ok(Err(err @ CredentialsError::CredentialsNotLoaded(_))) => {
+                    self.forget_failed_files(source);
                     let why = summarize_not_loaded(&error_causes(&err), took);
                     log_at!(
                         Level::Debug,
@@ -340,6 +396,7 @@ impl CredentialChain {
                     tried.push(format!("{} ({why})", source.name));
                 }
                 Ok(Err(err)) => {
+                    self.forget_failed_files(source);
                     if source.network {
                         self.mark_down(source);
                     }
@@ -362,6 +419,7 @@ impl CredentialChain {
                     ));
                 }
                 Err(_elapsed) => {
+                    self.forget_failed_files(source);
                     if source.network {
                         self.mark_down(source);
                     }
@@ -390,7 +448,50 @@ impl CredentialChain {
         ))
     }
 
+    /// The shared-files source, rebuilt if the files changed since it was built (or it was
+    /// dropped after a failure).
+    fn profile_source(&self, rt: &tokio::runtime::Runtime) -> Arc<Source> {
+        let stamp = FilesStamp::now();
+        let mut slot = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(current) = slot.as_ref() {
+            if current.stamp == stamp {
+                return current.source.clone();
+            }
+            log_at!(
+                Level::Debug,
+                "credentials: the shared config/credentials files changed; reading them again"
+            );
+        }
+        let source = {
+            let _guard = rt.enter();
+            Arc::new(build_profile_source(self.profile.as_deref()))
+        };
+        *slot = Some(ProfileSource {
+            stamp,
+            source: source.clone(),
+        });
+        source
+    }
+
+    /// Drops the shared-files source after it failed: aws-config's profile provider would
+    /// otherwise answer every later call with its first error.
+    fn forget_failed_files(&self, source: &Source) {
+        let mut slot = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if slot
+            .as_ref()
+            .is_some_and(|current| std::ptr::eq(&*current.source, source))
+        {
+            *slot = None;
+        }
+    }
+
     fn mark_down(&self, source: &Source) {
+        log_at!(
+            Level::Warn,
+            "credentials: {} did not answer usefully; not asking it again for {} s",
+            source.name,
+            NETWORK_SOURCE_BACKOFF.as_secs()
+        );
         *source.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Instant::now() + NETWORK_SOURCE_BACKOFF);
     }
@@ -438,19 +539,24 @@ pub(crate) fn provider_config(profile: Option<&str>) -> ProviderConfig {
         .with_region(region)
 }
 
-fn build_sources(profile: Option<&str>) -> Vec<Source> {
-    let config = provider_config(profile);
-    let source = |name: String, provider: SharedCredentialsProvider, network: bool| Source {
+fn new_source(name: String, provider: SharedCredentialsProvider, network: bool) -> Source {
+    Source {
         name,
         provider,
         network,
         down_until: Mutex::new(None),
-    };
-    let mut profile_builder =
+    }
+}
+
+/// The shared config/credentials files for the selected profile: static keys, SSO,
+/// assume-role with `source_profile`, `credential_process`, web identity in a profile.
+fn build_profile_source(profile: Option<&str>) -> Source {
+    let config = provider_config(profile);
+    let mut builder =
         aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&config);
-    let profile_label = match profile {
+    let label = match profile {
         Some(name) => {
-            profile_builder = profile_builder.profile_name(name);
+            builder = builder.profile_name(name);
             format!("profile '{name}'")
         }
         None => match std::env::var("AWS_PROFILE") {
@@ -458,55 +564,102 @@ fn build_sources(profile: Option<&str>) -> Vec<Source> {
             _ => "profile 'default'".to_string(),
         },
     };
-    let mut sources = vec![source(
-        profile_label,
-        SharedCredentialsProvider::new(profile_builder.build()),
+    new_source(
+        label,
+        SharedCredentialsProvider::new(builder.build()),
         false,
-    )];
-    if profile.is_some() {
-        return sources;
-    }
-    sources.push(source(
-        "web identity".into(),
-        SharedCredentialsProvider::new(
-            aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
-                .configure(&config)
-                .build(),
-        ),
-        false,
-    ));
-    sources.push(source(
-        "container endpoint (ECS/EKS)".into(),
-        SharedCredentialsProvider::new(
-            aws_config::ecs::EcsCredentialsProvider::builder()
-                .configure(&config)
-                .connect_timeout(METADATA_TIMEOUT)
-                .read_timeout(METADATA_TIMEOUT)
-                .build(),
-        ),
-        true,
-    ));
+    )
+}
+
+/// The sources of the default chain after the shared files.
+fn build_network_sources(config: &ProviderConfig) -> Vec<Source> {
     let imds_client = aws_config::imds::Client::builder()
-        .configure(&config)
+        .configure(config)
         .connect_timeout(METADATA_TIMEOUT)
         .read_timeout(METADATA_TIMEOUT)
         .max_attempts(1)
         .build();
-    sources.push(source(
-        "EC2 instance metadata (IMDSv2)".into(),
-        SharedCredentialsProvider::new(
-            aws_config::imds::credentials::ImdsCredentialsProvider::builder()
-                .configure(&config)
-                .imds_client(imds_client)
-                .build(),
+    vec![
+        new_source(
+            "web identity".into(),
+            SharedCredentialsProvider::new(
+                aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
+                    .configure(config)
+                    .build(),
+            ),
+            false,
         ),
-        true,
-    ));
-    sources
+        new_source(
+            "container endpoint (ECS/EKS)".into(),
+            SharedCredentialsProvider::new(
+                aws_config::ecs::EcsCredentialsProvider::builder()
+                    .configure(config)
+                    .connect_timeout(METADATA_TIMEOUT)
+                    .read_timeout(METADATA_TIMEOUT)
+                    .build(),
+            ),
+            true,
+        ),
+        new_source(
+            "EC2 instance metadata (IMDSv2)".into(),
+            SharedCredentialsProvider::new(
+                aws_config::imds::credentials::ImdsCredentialsProvider::builder()
+                    .configure(config)
+                    .imds_client(imds_client)
+                    .build(),
+            ),
+            true,
+        ),
+    ]
+}
+
+/// What identifies the state of the shared config and credentials files (and the variables
+/// that choose them): when it changes, the profile source is rebuilt.
+#[derive(PartialEq, Eq)]
+struct FilesStamp {
+    vars: [Option<std::ffi::OsString>; 4],
+    files: [Option<(u64, u64, i64, i64)>; 2],
+}
+
+impl FilesStamp {
+    fn now() -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        let var = |name: &str| std::env::var_os(name);
+        let vars = [
+            var("HOME"),
+            var("AWS_CONFIG_FILE"),
+            var("AWS_SHARED_CREDENTIALS_FILE"),
+            var("AWS_PROFILE"),
+        ];
+        let path = |explicit: &Option<std::ffi::OsString>, default: &str| match explicit
+            .as_ref()
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => {
+                let p = std::path::PathBuf::from(p);
+                match (p.strip_prefix("~"), &vars[0]) {
+                    (Ok(rest), Some(home)) => Some(std::path::Path::new(home).join(rest)),
+                    _ => Some(p),
+                }
+            }
+            None => vars[0]
+                .as_ref()
+                .map(|home| std::path::Path::new(home).join(default)),
+        };
+        let stat = |p: Option<std::path::PathBuf>| {
+            let m = std::fs::metadata(p?).ok()?;
+            Some((m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+        };
+        let files = [
+            stat(path(&vars[1], ".aws/config")),
+            stat(path(&vars[2], ".aws/credentials")),
+        ];
+        FilesStamp { vars, files }
+    }
 }
 
 /// An error and its causes, by their `Display` only (never `Debug`, which can hold
-/// response bodies), joined with ": ".
+/// response bodies), joined with ": ", with anything that looks like a credential withheld.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
@@ -518,7 +671,56 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = c.source();
     }
-    text
+    scrub(&text)
+}
+
+/// Words that mark credentials in what a source printed.
+const CREDENTIAL_WORDS: [&str; 6] = [
+    "secretaccesskey",
+    "secret_access_key",
+    "sessiontoken",
+    "session_token",
+    "\"token\"",
+    "accesstoken",
+];
+
+/// Withholds what looks like credentials in an error text from aws-config. Its messages can
+/// quote what a source printed: a failing `credential_process` tool's whole stderr, above all.
+/// That part is dropped if it names a credential field, and any long run of base64/JWT-like
+/// characters mixing upper case, lower case and digits (secret keys, session tokens, bearer
+/// tokens) is replaced, wherever it appears. Key ids (20 characters), paths, URLs and ARNs stay.
+fn scrub(text: &str) -> String {
+    const STDERR: &str = "Stderr: ";
+    let mut text = text.to_string();
+    if let Some(at) = text.find(STDERR) {
+        let said = text[at + STDERR.len()..].to_ascii_lowercase();
+        let said = if CREDENTIAL_WORDS.iter().any(|w| said.contains(w)) {
+            "(withheld: it mentions credentials)".to_string()
+        } else {
+            // One line: the tool's own words, whitespace folded.
+            let said = &text[at + STDERR.len()..];
+            said.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        text.truncate(at + STDERR.len());
+        text.push_str(&said);
+    }
+    let is_run_char = |c: char| c.is_ascii_alphanumeric() || "+/=_-.".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let end = rest.find(|c| !is_run_char(c)).unwrap_or(rest.len());
+        let run = &rest[..end];
+        let looks_secret = run.len() >= 32
+            && run.chars().any(|c| c.is_ascii_uppercase())
+            && run.chars().any(|c| c.is_ascii_lowercase())
+            && run.chars().any(|c| c.is_ascii_digit());
+        out.push_str(if looks_secret { "[withheld]" } else { run });
+        rest = &rest[end..];
+        let skip = rest.find(is_run_char).unwrap_or(rest.len());
+        out.push_str(&rest[..skip]);
+        rest = &rest[skip..];
+    }
+    out
 }
 
 /// The causes of an error without its own (generic) message.
@@ -561,6 +763,28 @@ mod tests {
         let shown = format!("{creds:?}");
         assert!(shown.contains("AKIDEXAMPLE"));
         assert!(!shown.contains("very-secret"));
+    }
+
+    #[test]
+    fn scrub_withholds_what_looks_like_credentials() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r";
+        let text = format!("bad key {secret} and token {jwt}; key AKIAIOSFODNN7EXAMPLE");
+        let shown = scrub(&text);
+        assert!(
+            !shown.contains(secret) && !shown.contains("dBjftJeZ4CVP"),
+            "{shown}"
+        );
+        assert!(shown.contains("AKIAIOSFODNN7EXAMPLE") && shown.contains("bad key [withheld]"));
+        let path = "/home/someone/.aws/sso/cache/0123456789abcdef0123456789abcdef.json";
+        assert_eq!(scrub(path), path);
+        let stderr = "external process exited with code 1. Stderr: {\"SessionToken\": \"abc\"}";
+        assert_eq!(
+            scrub(stderr),
+            "external process exited with code 1. Stderr: (withheld: it mentions credentials)"
+        );
+        let plain = "exited with code 1. Stderr: the SSO session has expired; run aws sso login";
+        assert_eq!(scrub(plain), plain);
     }
 
     #[test]

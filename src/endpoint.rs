@@ -295,6 +295,12 @@ fn region_in_lower_case(label: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// True for an Aurora DSQL cluster endpoint, `<id>.dsql.<region>.on.aws` (any case).
+pub fn is_dsql_endpoint(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host.ends_with(".on.aws") && infer_region(&host).is_some()
+}
+
 /// A prefix of `text` short enough for a message (inputs can be a megabyte long).
 pub(crate) fn shorten(text: &str) -> String {
     const LIMIT: usize = 80;

@@ -21,8 +21,8 @@ use std::time::{Instant, SystemTime};
 /// cached result; at most the credential lookup bound (`IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS`,
 /// default 10 s) when a network source must be asked. Thread-safe.
 pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
-    // Reading the clock costs as much as a cache hit's lookup: only for the debug line.
-    let started = enabled(Level::Debug).then(Instant::now);
+    // Reading the clock costs as much as a cache hit: only for the log line, when it is written.
+    let started = enabled(Level::Info).then(Instant::now);
     let core = runtime::core();
     let cacheable = request.use_cache && request.signing_time.is_none();
     if cacheable {
@@ -35,7 +35,7 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     let credentials = core.credentials(request.profile)?;
     // Read before the cache is: a clear after this point makes the remembered hit stale.
     let epoch = core.tokens.epoch();
-    let token = token_with_credentials(core, request, &region, &credentials)?;
+    let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
     if cacheable
         && matches!(
             region_source,
@@ -46,19 +46,26 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
             core_id(core),
             epoch,
             request,
+            (&region, region_source),
             credentials.identity(),
             &token,
         );
     }
+    // A cache hit is routine (debug); a new token is worth a line at info.
+    let level = if cache == CacheUse::Hit {
+        Level::Debug
+    } else {
+        Level::Info
+    };
     log_at!(
-        Level::Debug,
-        "token for {}@{}:{} ({}, region {} from {:?}, credentials from {}) in {} us",
+        level,
+        "token {} for {}@{}:{} ({}, region {} ({region_source}), credentials from {}) in {} us",
+        cache.describe(),
         request.effective_user(),
         request.effective_signing_host(),
         request.effective_signing_port(),
         request.kind,
         region,
-        region_source,
         credentials.source(),
         started.map_or(0, |s| s.elapsed().as_micros())
     );
@@ -90,22 +97,48 @@ fn repeat_hit(
     if credentials.identity() != identity || now >= usable_until || core.tokens.epoch() != epoch {
         return Ok(None);
     }
-    log_at!(
-        Level::Debug,
-        "token for {}@{}:{} ({}, credentials from {}) from the cache in {} us",
-        request.effective_user(),
-        request.effective_signing_host(),
-        request.effective_signing_port(),
-        request.kind,
-        credentials.source(),
-        started.map_or(0, |s| s.elapsed().as_micros())
-    );
+    if enabled(Level::Debug) {
+        cache::recall(core_id(core), request, |last| {
+            log_at!(
+                Level::Debug,
+                "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
+                CacheUse::Hit.describe(),
+                request.effective_user(),
+                request.effective_signing_host(),
+                request.effective_signing_port(),
+                request.kind,
+                last.region,
+                last.region_source,
+                credentials.source(),
+                started.map_or(0, |s| s.elapsed().as_micros())
+            );
+            Some(())
+        });
+    }
     Ok(Some(token))
 }
 
 /// Identifies the library state of this process image (a new one after `fork`).
 fn core_id(core: &Core) -> usize {
     std::ptr::from_ref(core) as usize
+}
+
+/// How the token cache served a request (for the log).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CacheUse {
+    Hit,
+    Miss,
+    Off,
+}
+
+impl CacheUse {
+    fn describe(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "from the cache (cache hit)",
+            CacheUse::Miss => "made (cache miss)",
+            CacheUse::Off => "made (cache not used)",
+        }
+    }
 }
 
 /// Makes a token with the given credentials, outside the cache and the credential chain (for
@@ -131,7 +164,7 @@ fn token_with_credentials(
     request: &TokenRequest<'_>,
     region: &str,
     credentials: &AwsCredentials,
-) -> Result<Token> {
+) -> Result<(Token, CacheUse)> {
     let now = signing_time(SystemTime::now())?;
     let cacheable = request.use_cache && request.signing_time.is_none();
     let key = TokenKey {
@@ -146,29 +179,16 @@ fn token_with_credentials(
     };
     if cacheable {
         if let Some(token) = core.tokens.get(&key, now) {
-            log_at!(
-                Level::Debug,
-                "cache hit for {}@{}:{}",
-                key.user,
-                key.host,
-                key.port
-            );
-            return Ok(token);
+            return Ok((token, CacheUse::Hit));
         }
-        log_at!(
-            Level::Debug,
-            "cache miss for {}@{}:{}",
-            key.user,
-            key.host,
-            key.port
-        );
     }
     let time = request.signing_time.unwrap_or(now);
     let token = sign_now(request, region, credentials, time, Some(core));
     if cacheable {
         core.tokens.insert(&key, &token, now);
+        return Ok((token, CacheUse::Miss));
     }
-    Ok(token)
+    Ok((token, CacheUse::Off))
 }
 
 fn sign_now(

@@ -82,6 +82,26 @@ impl TokenKind {
         !matches!(self, TokenKind::Rds)
     }
 
+    /// The DSQL kind for a database user: `admin` signs in with `DbConnectAdmin`, every other
+    /// role with `DbConnect`.
+    pub fn dsql_for_user(user: &str) -> TokenKind {
+        if user == "admin" {
+            TokenKind::DsqlAdmin
+        } else {
+            TokenKind::Dsql
+        }
+    }
+
+    /// The kind a PostgreSQL-protocol login needs: DSQL for an Aurora DSQL endpoint
+    /// (`<id>.dsql.<region>.on.aws`, admin or not by user), RDS otherwise.
+    pub fn for_postgres_login(signing_host: &str, user: &str) -> TokenKind {
+        if crate::endpoint::is_dsql_endpoint(signing_host) {
+            TokenKind::dsql_for_user(user)
+        } else {
+            TokenKind::Rds
+        }
+    }
+
     /// The name used on the command line and in logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -133,6 +153,27 @@ mod tests {
         }
         assert_eq!(TokenKind::from_name("RDS"), None);
         assert_eq!(TokenKind::from_code(5), None);
+    }
+
+    #[test]
+    fn postgres_logins_pick_dsql_by_endpoint_and_admin_by_user() {
+        let dsql = "abcdefghijklmnopqrst.dsql.us-east-1.on.aws";
+        assert_eq!(
+            TokenKind::for_postgres_login(dsql, "admin"),
+            TokenKind::DsqlAdmin
+        );
+        assert_eq!(TokenKind::for_postgres_login(dsql, "app"), TokenKind::Dsql);
+        assert_eq!(
+            TokenKind::for_postgres_login("ABCDEFGHIJKLMNOPQRST.DSQL.US-EAST-1.ON.AWS", "admin"),
+            TokenKind::DsqlAdmin
+        );
+        let rds = "mydb.c9akciq32.us-east-1.rds.amazonaws.com";
+        assert_eq!(TokenKind::for_postgres_login(rds, "admin"), TokenKind::Rds);
+        assert_eq!(
+            TokenKind::for_postgres_login("127.0.0.1", "admin"),
+            TokenKind::Rds
+        );
+        assert_eq!(TokenKind::dsql_for_user("Admin"), TokenKind::Dsql);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub mod log;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod mysql;
 /// cbindgen:ignore
+pub mod pgpass;
+/// cbindgen:ignore
 pub mod region;
 /// cbindgen:ignore
 pub mod request;

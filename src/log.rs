@@ -1,8 +1,11 @@
 //! A small stderr logger switched by `IAM_DB_AUTH_LOG=off|error|warn|info|debug`
 //! (default `warn`). Read once per process. Callers never log tokens, secret keys or
 //! session tokens: they log host, user, region, source names and timings only.
+//!
+//! Lines go straight to file descriptor 2, not through `std::io::stderr()`: that handle has a
+//! process-wide lock, and a `fork()` taken while another thread holds it leaves the child
+//! waiting on it for ever at its first log line (seen in the fork tests).
 
-use std::io::Write as _;
 use std::sync::OnceLock;
 
 /// How much to say, least first.
@@ -64,14 +67,32 @@ pub fn enabled(at: Level) -> bool {
     at != Level::Off && at <= level()
 }
 
-/// Writes one line to stderr (whole, so lines from threads do not interleave).
+/// Writes one line to stderr, whole, in one `write(2)` when the system allows (so lines
+/// from threads do not interleave), without taking any lock.
 pub fn write(at: Level, args: std::fmt::Arguments<'_>) {
     let line = format!(
         "iam-db-auth[{}] {}: {args}\n",
         std::process::id(),
         at.label()
     );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    write_stderr(line.as_bytes());
+}
+
+fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a live, readable buffer of `bytes.len()` bytes for the whole
+        // call, and file descriptor 2 is only written to, never closed or otherwise owned.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            bytes = &bytes[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        } else {
+            // A closed or full stderr: the log line is lost, the caller is not hurt.
+            return;
+        }
+    }
 }
 
 /// Logs at a level if it is enabled; the arguments are not evaluated otherwise.

@@ -21,6 +21,17 @@ pub enum RegionSource {
     Profile,
 }
 
+impl std::fmt::Display for RegionSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RegionSource::Explicit => "given by the caller",
+            RegionSource::Endpoint => "from the endpoint name",
+            RegionSource::Environment => "from AWS_REGION / AWS_DEFAULT_REGION",
+            RegionSource::Profile => "from the profile",
+        })
+    }
+}
+
 /// The region from `AWS_REGION`, else `AWS_DEFAULT_REGION`; an error if the set one is not a
 /// region name.
 pub fn from_environment() -> Result<Option<String>> {

@@ -142,7 +142,7 @@ impl Keystore {
 /// What the server expects of a token.
 #[derive(Clone, Debug)]
 pub struct Expectation<'a> {
-    /// The kind of token (for DSQL: `Dsql` or `DsqlAdmin`, see [`Expectation::for_dsql_user`]).
+    /// The kind of token (for DSQL: `Dsql` or `DsqlAdmin`, see [`TokenKind::dsql_for_user`]).
     pub kind: TokenKind,
     /// The endpoint names the server answers to: `host:port` for RDS, the bare host or cache
     /// name otherwise. Compared case-insensitively.
@@ -151,17 +151,6 @@ pub struct Expectation<'a> {
     pub region: &'a str,
     /// The user logging in; the token must name exactly this user (kinds with a user).
     pub user: &'a str,
-}
-
-impl Expectation<'_> {
-    /// The DSQL kind a user must present: `admin` needs `DbConnectAdmin`, others `DbConnect`.
-    pub fn for_dsql_user(user: &str) -> TokenKind {
-        if user == "admin" {
-            TokenKind::DsqlAdmin
-        } else {
-            TokenKind::Dsql
-        }
-    }
 }
 
 /// What a verified token said.

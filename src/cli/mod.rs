@@ -3,7 +3,13 @@
 //! to do; tokens go to stdout only.
 
 mod dsql;
+mod exec;
+mod libpq_probe;
+mod login_kind;
 mod mysql_plugin;
+mod passfile;
+mod pgpass;
+mod signals;
 mod token;
 mod verify;
 
@@ -43,6 +49,10 @@ enum Command {
         #[command(subcommand)]
         command: dsql::DsqlCommand,
     },
+    /// Write fresh tokens into a PostgreSQL passfile (~/.pgpass), once or (--watch) continuously
+    Pgpass(pgpass::PgpassArgs),
+    /// Run a command with a fresh token in PGPASSWORD (or MYSQL_PWD)
+    Exec(exec::ExecArgs),
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
@@ -79,6 +89,8 @@ pub fn run() -> ExitCode {
             command: RdsCommand::GenerateDbAuthToken(args),
         } => token::run(&args),
         Command::Dsql { command } => dsql::run(&command),
+        Command::Pgpass(args) => pgpass::run(&args),
+        Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }

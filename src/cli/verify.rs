@@ -95,7 +95,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         }
     };
     let kind = match args.kind {
-        TokenKind::Dsql | TokenKind::DsqlAdmin => Expectation::for_dsql_user(&args.user),
+        TokenKind::Dsql | TokenKind::DsqlAdmin => TokenKind::dsql_for_user(&args.user),
         other => other,
     };
     let expect = Expectation {

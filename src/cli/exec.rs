@@ -1,0 +1,237 @@
+//! `iam-db-auth exec`: runs a command with a fresh token in the environment variable its
+//! database client reads (`PGPASSWORD` for libpq programs, `MYSQL_PWD` for MySQL/MariaDB
+//! clients), for programs that cannot be pointed at a passfile.
+//!
+//! The command runs as a child; this process waits for it, forwards SIGINT, SIGTERM, SIGHUP
+//! and SIGQUIT sent to it by other processes (a terminal's Ctrl-C already reaches the child,
+//! which is in the same process group, so that one is not sent twice), and exits with the
+//! child's status: its exit code, or 128 + the signal number if a signal ended it, as shells
+//! report it. Exit 125 means no token could be made (the command did not run), 126 that the
+//! command could not be run, 127 that it was not found (the conventions of `env` and
+//! `timeout`).
+
+use super::login_kind::LoginKind;
+use super::print_error;
+use super::signals::{self, Blocked};
+use clap::{Args, ValueEnum};
+use iam_db_auth::config;
+use iam_db_auth::{TokenKind, TokenRequest};
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+/// The command did not run: no token.
+const EXIT_NO_TOKEN: u8 = 125;
+/// The command was found but could not be run.
+const EXIT_CANNOT_RUN: u8 = 126;
+/// The command was not found.
+const EXIT_NOT_FOUND: u8 = 127;
+
+/// Which client's environment variable gets the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// libpq programs (psql, pg_dump, psycopg...): PGPASSWORD, PGSSLMODE=require
+    Postgres,
+    /// MySQL/MariaDB clients: MYSQL_PWD
+    Mysql,
+}
+
+impl Engine {
+    fn default_port(self) -> u16 {
+        match self {
+            Engine::Postgres => 5432,
+            Engine::Mysql => 3306,
+        }
+    }
+
+    /// (variable, value, only if unset) pairs for the child.
+    fn environment(
+        self,
+        host: &str,
+        port: u16,
+        user: &str,
+        token: &str,
+    ) -> Vec<(&'static str, String, bool)> {
+        // A bracketed IPv6 host is how tokens name it; clients take it bare.
+        let bare_host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        match self {
+            Engine::Postgres => vec![
+                ("PGPASSWORD", token.to_string(), false),
+                // A token is a password sent in the clear: never without TLS (libpq's default,
+                // prefer, would fall back to an unencrypted connection).
+                ("PGSSLMODE", "require".into(), true),
+                ("PGHOST", bare_host.into(), true),
+                ("PGPORT", port.to_string(), true),
+                ("PGUSER", user.into(), true),
+            ],
+            Engine::Mysql => vec![
+                ("MYSQL_PWD", token.to_string(), false),
+                ("MYSQL_HOST", bare_host.into(), true),
+                ("MYSQL_TCP_PORT", port.to_string(), true),
+            ],
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Database endpoint the command connects to
+    #[arg(long, value_name = "HOST")]
+    host: String,
+    /// Database port [default: 5432 for postgres, 3306 for mysql]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Database user
+    #[arg(long, value_name = "USER")]
+    user: String,
+    /// Which client variables to set
+    #[arg(long, value_enum, default_value = "postgres")]
+    engine: Engine,
+    /// AWS region [default: from the endpoint name, else AWS_REGION, AWS_DEFAULT_REGION, the profile]
+    #[arg(long)]
+    region: Option<String>,
+    /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
+    #[arg(long, env = config::PROFILE_ENV)]
+    profile: Option<String>,
+    /// Sign for this host instead of --host (tunnels, port-forwards)
+    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    signing_host: Option<String>,
+    /// Sign for this port instead of --port
+    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    signing_port: Option<u16>,
+    /// Token kind: auto picks DSQL for Aurora DSQL endpoints (the admin token for user admin)
+    /// and RDS otherwise
+    #[arg(long, value_enum, default_value = "auto")]
+    kind: LoginKind,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// Signals handed on to the child when another process sends them to us.
+const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+pub fn run(args: &ExecArgs) -> ExitCode {
+    // Before the token (and the credential runtime's threads): see `signals`.
+    signals::reset_default(libc::SIGCHLD);
+    let mut watched = FORWARDED.to_vec();
+    watched.push(libc::SIGCHLD);
+    let blocked = match Blocked::block(&watched) {
+        Ok(b) => b,
+        Err(e) => {
+            print_error(format!("cannot block signals: {e}"));
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+    };
+    let port = args.port.unwrap_or(args.engine.default_port());
+    let signing_host = args
+        .signing_host
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .unwrap_or(&args.host);
+    let kind = match (args.engine, args.kind) {
+        (Engine::Mysql, LoginKind::Dsql) => {
+            print_error(
+                "Aurora DSQL speaks the PostgreSQL protocol: --kind dsql needs --engine postgres; the command was not run",
+            );
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+        (Engine::Mysql, _) => TokenKind::Rds,
+        (Engine::Postgres, kind) => kind.token_kind(signing_host, &args.user),
+    };
+    let request = TokenRequest {
+        kind,
+        region: args.region.as_deref(),
+        profile: args.profile.as_deref().filter(|p| !p.is_empty()),
+        signing_host: args.signing_host.as_deref().filter(|h| !h.is_empty()),
+        signing_port: args.signing_port,
+        ..TokenRequest::new(&args.host, port, &args.user)
+    };
+    let token = match iam_db_auth::token_for(&request) {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(format!(
+                "no token for {}@{}:{port}: {}; the command was not run",
+                args.user,
+                args.host,
+                e.message()
+            ));
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+    };
+    // Interrupted while the token was being made: do not start the command.
+    if let Some(caught) = blocked.pending().filter(|c| c.signal != libc::SIGCHLD) {
+        return ExitCode::from(128 + caught.signal as u8);
+    }
+    let mut command = Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    for (name, value, only_if_unset) in
+        args.engine
+            .environment(&args.host, port, &args.user, token.as_str())
+    {
+        if !(only_if_unset && std::env::var_os(name).is_some_and(|v| !v.is_empty())) {
+            command.env(name, value);
+        }
+    }
+    drop(token);
+    signals::unblock_in_child(&mut command);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let shown = args.command[0].to_string_lossy();
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_CANNOT_RUN
+            };
+            print_error(format!("cannot run {shown}: {e}"));
+            return ExitCode::from(code);
+        }
+    };
+    let pid = child.id();
+    loop {
+        // SIGCHLD wakes us when the child ends; the timeout is a backstop, not the mechanism.
+        let caught = blocked.wait(Duration::from_secs(1));
+        if let Some(c) = caught {
+            if c.signal != libc::SIGCHLD && c.from_process {
+                signals::send(pid, c.signal);
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let code = match (status.code(), status.signal()) {
+                    (Some(code), _) => code,
+                    (None, Some(signal)) => 128 + signal,
+                    (None, None) => EXIT_CANNOT_RUN as i32,
+                };
+                return ExitCode::from(code.clamp(0, 255) as u8);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                print_error(format!("lost track of the command (pid {pid}): {e}"));
+                return ExitCode::from(EXIT_CANNOT_RUN);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_gets_the_token_and_tls() {
+        let env = Engine::Postgres.environment("[::1]", 5432, "app", "TOKEN");
+        let get = |n: &str| env.iter().find(|(k, _, _)| *k == n).cloned().unwrap();
+        assert_eq!(get("PGPASSWORD"), ("PGPASSWORD", "TOKEN".into(), false));
+        assert_eq!(get("PGSSLMODE"), ("PGSSLMODE", "require".into(), true));
+        assert_eq!(get("PGHOST"), ("PGHOST", "::1".into(), true));
+        let env = Engine::Mysql.environment("db", 3306, "app", "TOKEN");
+        assert_eq!(env[0], ("MYSQL_PWD", "TOKEN".into(), false));
+        assert!(!env.iter().any(|(k, _, _)| k.starts_with("PG")));
+    }
+}

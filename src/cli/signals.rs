@@ -1,0 +1,130 @@
+//! Signals for the long-running commands (`pgpass --watch`, `exec`), without handlers: the
+//! signals are blocked and then waited for, so nothing runs in signal context.
+//!
+//! Block them first thing, before any token is made: the library's credential runtime starts
+//! threads, and a thread that does not block a signal would take it (and, with the default
+//! action, end the process before the command can clean up or forward it). Threads started
+//! later inherit the mask. Children inherit it too (`std::process::Command` does not reset
+//! it), so a child must be started through [`unblock_in_child`].
+
+use std::time::Duration;
+
+/// A blocked set of signals to wait for.
+pub struct Blocked {
+    set: libc::sigset_t,
+}
+
+/// A signal taken from the pending set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caught {
+    /// The signal number.
+    pub signal: i32,
+    /// True when a process sent it (`kill`, `systemctl stop`, `timeout`), false when the
+    /// kernel did (a terminal's Ctrl-C goes to the whole foreground process group).
+    pub from_process: bool,
+}
+
+impl Blocked {
+    /// Blocks `signals` in the calling thread (and so in threads it starts later).
+    pub fn block(signals: &[i32]) -> std::io::Result<Blocked> {
+        // SAFETY: sigset_t is plain data; sigemptyset initialises it before any other use,
+        // and the set lives on this stack frame for the calls below.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &signal in signals {
+                if libc::sigaddset(&mut set, signal) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            if rc != 0 {
+                return Err(std::io::Error::from_raw_os_error(rc));
+            }
+            Ok(Blocked { set })
+        }
+    }
+
+    /// Waits up to `timeout` for one of the blocked signals; `None` on timeout.
+    pub fn wait(&self, timeout: Duration) -> Option<Caught> {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        loop {
+            // SAFETY: `self.set` is an initialised sigset_t, `info` is written by the kernel
+            // before it is read, and `ts` is a valid timespec.
+            let (signal, info) = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                let signal = libc::sigtimedwait(&self.set, &mut info, &ts);
+                (signal, info)
+            };
+            if signal > 0 {
+                // si_code <= 0 (SI_USER, SI_QUEUE, SI_TKILL...) means a process sent it.
+                return Some(Caught {
+                    signal,
+                    from_process: info.si_code <= 0,
+                });
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// A blocked signal already pending, if any (does not wait).
+    pub fn pending(&self) -> Option<Caught> {
+        self.wait(Duration::ZERO)
+    }
+}
+
+/// Makes `command`'s child start with no signal blocked: it inherits this process's mask
+/// otherwise, and a child that blocks SIGTERM would never see the SIGTERM forwarded to it.
+pub fn unblock_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: sigemptyset and pthread_sigmask (sigprocmask) are.
+    // It allocates nothing and touches only its own stack.
+    unsafe {
+        command.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::from_raw_os_error(rc))
+            }
+        });
+    }
+}
+
+/// Sets a signal back to its default action (a parent may have left SIGCHLD ignored, which
+/// would make the kernel reap our child before we can read its status).
+pub fn reset_default(signal: i32) {
+    // SAFETY: installing SIG_DFL has no handler to run and no memory to share.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+    }
+}
+
+/// Sends `signal` to process `pid`. Errors (the process is already gone) are ignored.
+pub fn send(pid: u32, signal: i32) {
+    // SAFETY: kill(2) with a plain pid and signal number; no memory is involved.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// The name of a signal (for log lines).
+pub fn name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGQUIT => "SIGQUIT".into(),
+        libc::SIGCHLD => "SIGCHLD".into(),
+        other => format!("signal {other}"),
+    }
+}
