@@ -71,11 +71,14 @@ def read_processes(out, tool):
 
 
 def read_threads(out):
-    runs = {}
+    """(mode, threads) -> median calls per second, and -> median CPU ns per call."""
+    runs, cpu = {}, {}
     for line in (out / "threads.txt").read_text().splitlines():
         fields = dict(part.split("=", 1) for part in line.split())
-        runs.setdefault((fields["mode"], int(fields["threads"])), []).append(float(fields["calls_per_s"]))
-    return {key: median(values) for key, values in runs.items()}
+        key = (fields["mode"], int(fields["threads"]))
+        runs.setdefault(key, []).append(float(fields["calls_per_s"]))
+        cpu.setdefault(key, []).append(float(fields["cpu_ns_per_call"]))
+    return ({key: median(v) for key, v in runs.items()}, {key: median(v) for key, v in cpu.items()})
 
 
 def read_cold(out):
@@ -154,7 +157,7 @@ def build(out, criterion_dir):
     crit = read_criterion(criterion_dir)
     ours_ms, aws_ms = read_processes(out, "ours"), read_processes(out, "aws")
     per_call = json.loads((out / "per_call.json").read_text())
-    threads = read_threads(out)
+    threads, threads_cpu = read_threads(out)
     cold_c, cold_py = read_cold(out)
     mysql, mysql_note = read_mysql(out)
     strace = read_strace(out)
@@ -209,12 +212,16 @@ def build(out, criterion_dir):
     else:
         md.append("Not measured in this run (`cargo bench -- --test` only runs each benchmark once).")
     md.append("")
-    md.append(f"### (c) Throughput through the C ABI ({meta['cores']} cores; tokens per second, all threads)")
+    md.append(f"### (c) Throughput through the C ABI ({meta['cores']} cores)")
     md.append("")
-    md.append("| threads | cache hit | no cache |")
-    md.append("|---|---|---|")
+    md.append("Tokens per second from all threads (wall clock), and the CPU time the threads spent per token "
+              "(what contention between threads costs, whatever share of the cores the machine gave the run):")
+    md.append("")
+    md.append("| threads | cache hit: tokens/s | CPU per token | no cache: tokens/s | CPU per token |")
+    md.append("|---|---|---|---|---|")
     for n in sorted({k[1] for k in threads}):
-        md.append(f"| {n} | {threads.get(('cached', n), 0):,.0f} | {threads.get(('uncached', n), 0):,.0f} |")
+        md.append(f"| {n} | {threads.get(('cached', n), 0):,.0f} | {threads_cpu.get(('cached', n), 0):,.0f} ns | "
+                  f"{threads.get(('uncached', n), 0):,.0f} | {threads_cpu.get(('uncached', n), 0):,.0f} ns |")
     md.append("")
     md.append("### (d) Cold start, C program: `dlopen` + first token in a fresh process")
     md.append("")
@@ -256,6 +263,7 @@ def build(out, criterion_dir):
         "meta": meta, "criterion_ns": crit,
         "process_ms": {"ours": ours_proc, "aws_cli": aws_proc},
         "python_per_call_us": py, "threads_calls_per_s": {f"{m}/{n}": v for (m, n), v in threads.items()},
+        "threads_cpu_ns_per_call": {f"{m}/{n}": v for (m, n), v in threads_cpu.items()},
         "cold_c_us": cold_c, "cold_python_us": cold_py, "mysql": mysql, "strace": strace,
         "targets": {
             "uncached_ns": uncached_ns, "cached_ns": cached_ns, "process_ms": ours_proc, "library_bytes": lib_bytes,
