@@ -333,12 +333,15 @@ pub(crate) fn remember(
         let Ok(mut slot) = slot.try_borrow_mut() else {
             return;
         };
+        // The thread keeps a copy of its own: the shared cache's token is shared by every
+        // thread, and counting references to it from several cores makes them take turns
+        // at one cache line on every call.
         let last = slot.get_or_insert_with(|| LastHit {
             core,
             epoch,
             identity,
             usable_until: usable_until(token),
-            token: token.clone(),
+            token: token.private_copy(),
             region: String::new(),
             region_source,
             request: OwnedRequest::default(),
@@ -347,7 +350,9 @@ pub(crate) fn remember(
         last.epoch = epoch;
         last.identity = identity;
         last.usable_until = usable_until(token);
-        last.token = token.clone();
+        if !last.token.same_as(token) {
+            last.token = token.private_copy();
+        }
         last.region.clear();
         last.region.push_str(region);
         last.region_source = region_source;

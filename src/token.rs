@@ -39,6 +39,23 @@ impl Token {
         }))
     }
 
+    /// A copy with its own reference count (same text and times).
+    pub(crate) fn private_copy(&self) -> Self {
+        Self::from_secret(
+            Zeroizing::new(self.0.text.as_str().to_owned()),
+            self.0.signed_at,
+            self.0.valid_until,
+        )
+    }
+
+    /// Whether `other` has the same text and times.
+    pub(crate) fn same_as(&self, other: &Token) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.signed_at == other.0.signed_at
+                && self.0.valid_until == other.0.valid_until
+                && *self.0.text == *other.0.text)
+    }
+
     /// The token text (`host:port/?Action=connect&...`), without a scheme.
     pub fn as_str(&self) -> &str {
         &self.0.text
