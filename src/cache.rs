@@ -6,11 +6,15 @@
 //! service, credentials). Both caches are bounded; lookups take a read lock only.
 
 use crate::kind::TokenKind;
+use crate::region::RegionSource;
+use crate::request::TokenRequest;
 use crate::sign::SigningKey;
 use crate::timestamp::UtcSeconds;
 use crate::token::Token;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A token handed out of the cache always has at least this much life left, seconds.
@@ -35,9 +39,66 @@ pub(crate) struct TokenKey<'a> {
 
 impl TokenKey<'_> {
     fn hash64(&self) -> u64 {
-        let mut h = DefaultHasher::new();
+        let mut h = BucketHasher(0);
         self.hash(&mut h);
         h.finish()
+    }
+}
+
+/// The hash that picks a token's bucket: a multiply-rotate over 8-byte words (as rustc's
+/// FxHasher), several times cheaper than SipHash for keys of ~100 bytes. Not a defence against
+/// chosen collisions, and none is needed: a collision costs a longer bucket scan, the full key
+/// is compared on every hit, and the cache holds at most `TOKEN_CAPACITY` tokens. (The SipHash
+/// it replaces was unkeyed, so no weaker.)
+struct BucketHasher(u64);
+
+impl BucketHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for BucketHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ (rest.len() as u64) << 59);
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the last word's bits over the whole value (BTreeMap orders by all of them).
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
     }
 }
 
@@ -93,6 +154,9 @@ pub(crate) struct TokenCache {
     // their start, so leak checkers see cached tokens as reachable (hashbrown's table is
     // referenced from its middle and shows up as "possibly lost" under valgrind).
     entries: RwLock<BTreeMap<u64, Vec<Entry>>>,
+    /// Bumped whenever tokens are dropped before their time (clear, eviction), so the
+    /// per-thread fronts ([`LastHit`]) stop handing them out.
+    epoch: AtomicU64,
 }
 
 impl TokenCache {
@@ -108,14 +172,14 @@ impl TokenCache {
 
     /// Caches `token` for `key`, if it lives long enough to be worth reusing.
     pub(crate) fn insert(&self, key: &TokenKey<'_>, token: &Token, now: UtcSeconds) {
-        let usable_until =
-            UtcSeconds::from_unix(token.valid_until().unix().saturating_sub(MIN_REMAINING));
+        let usable_until = usable_until(token);
         if usable_until <= now {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let count: usize = entries.values().map(Vec::len).sum();
         if count >= TOKEN_CAPACITY {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
             entries.retain(|_, bucket| {
                 bucket.retain(|e| now < e.usable_until);
                 !bucket.is_empty()
@@ -136,10 +200,14 @@ impl TokenCache {
 
     /// Drops every cached token.
     pub(crate) fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    /// Changes whenever tokens are dropped before their time.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     #[cfg(test)]
@@ -148,8 +216,151 @@ impl TokenCache {
     }
 }
 
+/// Until when a token is handed out: its end of life less [`MIN_REMAINING`].
+pub(crate) fn usable_until(token: &Token) -> UtcSeconds {
+    UtcSeconds::from_unix(token.valid_until().unix().saturating_sub(MIN_REMAINING))
+}
+
+/// The per-thread front of the token cache: the last token this thread was handed from the
+/// cache (or put in it), with the request it answered.
+///
+/// A thread that asks again for the same token (a pool opening connections, a plugin logging
+/// in again) compares its request with this one and skips validation, region inference and
+/// the shared cache (hashing, lock). The engine hands the token out on the cache's own terms:
+/// the same credentials (identity), enough life left (`usable_until`), and no clear or
+/// eviction since (`epoch`) in the same process image (`core`, which differs after `fork`).
+/// Only requests whose region is given or read from the host are remembered: for them the
+/// request alone decides the key.
+pub(crate) struct LastHit {
+    /// The address of the library state it belongs to (a new one after `fork`).
+    pub core: usize,
+    pub epoch: u64,
+    pub identity: u64,
+    pub usable_until: UtcSeconds,
+    pub token: Token,
+    /// The region the request resolved to, and how (for the log line).
+    pub region: String,
+    pub region_source: RegionSource,
+    request: OwnedRequest,
+}
+
+/// A [`TokenRequest`]'s fields, owned; buffers are reused from one request to the next.
+#[derive(Default)]
+struct OwnedRequest {
+    kind: Option<TokenKind>,
+    host: String,
+    port: u16,
+    user: String,
+    region: Option<String>,
+    signing_host: Option<String>,
+    signing_port: Option<u16>,
+    profile: Option<String>,
+    expires_in: Option<u32>,
+    serverless: bool,
+}
+
+impl OwnedRequest {
+    fn matches(&self, r: &TokenRequest<'_>) -> bool {
+        self.kind == Some(r.kind)
+            && self.port == r.port
+            && self.signing_port == r.signing_port
+            && self.expires_in == r.expires_in
+            && self.serverless == r.serverless
+            && self.host == r.host
+            && self.user == r.user
+            && self.region.as_deref() == r.region
+            && self.signing_host.as_deref() == r.signing_host
+            && self.profile.as_deref() == r.profile
+    }
+
+    fn assign(&mut self, r: &TokenRequest<'_>) {
+        fn set(slot: &mut String, text: &str) {
+            slot.clear();
+            slot.push_str(text);
+        }
+        fn set_opt(slot: &mut Option<String>, text: Option<&str>) {
+            match (slot.as_mut(), text) {
+                (Some(s), Some(t)) => set(s, t),
+                (_, t) => *slot = t.map(str::to_string),
+            }
+        }
+        self.kind = Some(r.kind);
+        set(&mut self.host, r.host);
+        self.port = r.port;
+        set(&mut self.user, r.user);
+        set_opt(&mut self.region, r.region);
+        set_opt(&mut self.signing_host, r.signing_host);
+        self.signing_port = r.signing_port;
+        set_opt(&mut self.profile, r.profile);
+        self.expires_in = r.expires_in;
+        self.serverless = r.serverless;
+    }
+}
+
+thread_local! {
+    static LAST_HIT: RefCell<Option<LastHit>> = const { RefCell::new(None) };
+}
+
+/// Calls `check` with this thread's last hit if it answered `request` in process image `core`.
+pub(crate) fn recall<T>(
+    core: usize,
+    request: &TokenRequest<'_>,
+    check: impl FnOnce(&LastHit) -> Option<T>,
+) -> Option<T> {
+    LAST_HIT
+        .try_with(|slot| {
+            let slot = slot.try_borrow().ok()?;
+            let last = slot.as_ref()?;
+            if last.core != core || !last.request.matches(request) {
+                return None;
+            }
+            check(last)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers `token` as this thread's last hit for `request`.
+pub(crate) fn remember(
+    core: usize,
+    epoch: u64,
+    request: &TokenRequest<'_>,
+    (region, region_source): (&str, RegionSource),
+    identity: u64,
+    token: &Token,
+) {
+    let _ = LAST_HIT.try_with(|slot| {
+        let Ok(mut slot) = slot.try_borrow_mut() else {
+            return;
+        };
+        // The thread keeps a copy of its own: the shared cache's token is shared by every
+        // thread, and counting references to it from several cores makes them take turns
+        // at one cache line on every call.
+        let last = slot.get_or_insert_with(|| LastHit {
+            core,
+            epoch,
+            identity,
+            usable_until: usable_until(token),
+            token: token.private_copy(),
+            region: String::new(),
+            region_source,
+            request: OwnedRequest::default(),
+        });
+        last.core = core;
+        last.epoch = epoch;
+        last.identity = identity;
+        last.usable_until = usable_until(token);
+        if !last.token.same_as(token) {
+            last.token = token.private_copy();
+        }
+        last.region.clear();
+        last.region.push_str(region);
+        last.region_source = region_source;
+        last.request.assign(request);
+    });
+}
+
 /// What identifies a signing key.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct KeyId {
     day: u64,
     region: String,
@@ -157,10 +368,22 @@ struct KeyId {
     identity: u64,
 }
 
+impl KeyId {
+    fn is(&self, day: u64, region: &str, service: &str, identity: u64) -> bool {
+        self.day == day
+            && self.identity == identity
+            && self.service == service
+            && self.region == region
+    }
+}
+
 /// The signing-key cache: deriving a key is four HMACs, most of a token's cost.
+///
+/// A short list scanned in place: a process signs for a handful of (day, region, service,
+/// credentials) at a time, and comparing borrowed fields allocates nothing.
 #[derive(Default)]
 pub(crate) struct SigningKeyCache {
-    keys: RwLock<BTreeMap<KeyId, Arc<SigningKey>>>,
+    keys: RwLock<Vec<(KeyId, Arc<SigningKey>)>>,
 }
 
 impl SigningKeyCache {
@@ -173,22 +396,37 @@ impl SigningKeyCache {
         identity: u64,
         derive: impl FnOnce() -> SigningKey,
     ) -> Arc<SigningKey> {
+        let day = time.unix() / 86_400;
+        let find = |keys: &[(KeyId, Arc<SigningKey>)]| {
+            keys.iter()
+                .find(|(id, _)| id.is(day, region, service, identity))
+                .map(|(_, key)| key.clone())
+        };
+        if let Some(key) = find(&self.keys.read().unwrap_or_else(|p| p.into_inner())) {
+            return key;
+        }
+        let key = Arc::new(derive());
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = find(&keys) {
+            // Another thread derived it meanwhile.
+            return existing;
+        }
+        if keys.len() >= KEY_CAPACITY {
+            keys.clear();
+        }
         let id = KeyId {
-            day: time.unix() / 86_400,
+            day,
             region: region.to_string(),
             service,
             identity,
         };
-        if let Some(key) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return key.clone();
-        }
-        let key = Arc::new(derive());
-        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        if keys.len() >= KEY_CAPACITY {
-            keys.clear();
-        }
-        keys.insert(id, key.clone());
+        keys.push((id, key.clone()));
         key
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys.read().unwrap().len()
     }
 }
 
@@ -211,7 +449,7 @@ mod tests {
 
     fn token(signed: u64, valid_until: u64) -> Token {
         Token::new(
-            format!("t{signed}").into(),
+            format!("t{signed}"),
             UtcSeconds::from_unix(signed),
             UtcSeconds::from_unix(valid_until),
         )
@@ -302,6 +540,68 @@ mod tests {
     }
 
     #[test]
+    fn epoch_moves_when_tokens_go_early() {
+        let cache = TokenCache::default();
+        let e0 = cache.epoch();
+        cache.insert(&key("app"), &token(1000, 1900), UtcSeconds::from_unix(1000));
+        assert_eq!(cache.epoch(), e0, "an insert drops nothing");
+        cache.clear();
+        let e1 = cache.epoch();
+        assert_ne!(e1, e0);
+        let users: Vec<String> = (0..=TOKEN_CAPACITY).map(|i| format!("u{i}")).collect();
+        for u in &users {
+            cache.insert(&key(u), &token(1000, 1900), UtcSeconds::from_unix(1000));
+        }
+        assert_ne!(cache.epoch(), e1, "an eviction moves it");
+    }
+
+    const REGION: (&str, RegionSource) = ("us-east-1", RegionSource::Explicit);
+
+    #[test]
+    fn last_hit_answers_only_the_same_request_in_the_same_image() {
+        let base = TokenRequest::new("db.example.com", 5432, "app");
+        let t = token(1000, 1900);
+        remember(1, 7, &base, REGION, 42, &t);
+        let hit = |core: usize, r: &TokenRequest<'_>| {
+            recall(core, r, |last| {
+                Some((last.epoch, last.identity, last.usable_until))
+            })
+        };
+        assert_eq!(
+            hit(1, &base),
+            Some((7, 42, UtcSeconds::from_unix(1900 - MIN_REMAINING)))
+        );
+        let (host, user) = (String::from("db.example.com"), String::from("app"));
+        assert!(hit(1, &TokenRequest::new(&host, 5432, &user)).is_some());
+        assert!(hit(2, &base).is_none(), "another process image (fork)");
+        let others = [
+            TokenRequest::new("db2.example.com", 5432, "app"),
+            TokenRequest::new("db.example.com", 5433, "app"),
+            TokenRequest::new("db.example.com", 5432, "App"),
+            base.region("us-east-1"),
+            base.signing_host("x.example.com"),
+            base.signing_port(3306),
+            base.profile("p"),
+            base.kind(TokenKind::Dsql),
+            base.expires_in(900),
+            TokenRequest {
+                serverless: true,
+                ..base
+            },
+        ];
+        for other in &others {
+            assert!(hit(1, other).is_none(), "{other:?}");
+        }
+        // Remembering another request replaces the first (buffers reused).
+        remember(1, 8, &others[3], REGION, 43, &t);
+        assert!(hit(1, &base).is_none());
+        assert_eq!(hit(1, &others[3]).map(|h| h.0), Some(8));
+        remember(1, 9, &base, REGION, 44, &t);
+        assert!(hit(1, &others[3]).is_none());
+        assert_eq!(hit(1, &base).map(|h| h.1), Some(44));
+    }
+
+    #[test]
     fn keys_are_per_day_region_and_identity() {
         let cache = SigningKeyCache::default();
         let mut derived = 0;
@@ -316,6 +616,8 @@ mod tests {
         get(86_400, "us-east-1", 1); // next day
         get(86_400, "us-west-2", 1);
         get(86_400, "us-west-2", 2);
+        get(86_400, "us-west-2", 1); // seen before
         assert_eq!(derived, 4);
+        assert_eq!(cache.len(), 4);
     }
 }

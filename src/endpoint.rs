@@ -3,6 +3,7 @@
 //! Pure: no DNS, no environment. Every rule here has a row in the tests below.
 
 use crate::error::{Error, ErrorCode, Result};
+use std::borrow::Cow;
 
 /// The longest DNS name (RFC 1035), in bytes.
 pub const MAX_HOST_LEN: usize = 253;
@@ -12,6 +13,61 @@ const MAX_REGION_LEN: usize = 32;
 /// Checks that `host` is a bare host name a token can be signed for: a DNS name, an IPv4
 /// address or a bracketed IPv6 address; no scheme, path, port, spaces or empty labels.
 pub fn validate_host(host: &str) -> Result<()> {
+    if is_plain_dns_name(host) {
+        return Ok(());
+    }
+    validate_host_slowly(host)
+}
+
+/// The common case in one pass over the bytes, allocating nothing: a DNS name (or dotted
+/// IPv4 address) of labels made of `A-Za-z0-9-_`, 1 to 63 bytes each, none starting or ending
+/// with `-`, at most [`MAX_HOST_LEN`] bytes in all. Exactly the names [`validate_host_slowly`]
+/// accepts among those made of these bytes; anything else goes there for its verdict and
+/// message.
+fn is_plain_dns_name(host: &str) -> bool {
+    /// What a byte is in a plain DNS name: 0 not allowed, 1 a label byte, 2 the dot.
+    const CLASS: [u8; 256] = {
+        let mut class = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+                class[b] = 1;
+            }
+            b += 1;
+        }
+        class[b'.' as usize] = 2;
+        class
+    };
+    let bytes = host.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_HOST_LEN {
+        return false;
+    }
+    let mut label_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match CLASS[usize::from(b)] {
+            1 => {}
+            2 => {
+                if !plain_label(&bytes[label_start..i]) {
+                    return false;
+                }
+                label_start = i + 1;
+            }
+            _ => return false,
+        }
+    }
+    plain_label(&bytes[label_start..])
+}
+
+fn plain_label(label: &[u8]) -> bool {
+    !label.is_empty()
+        && label.len() <= MAX_LABEL_LEN
+        && label[0] != b'-'
+        && label[label.len() - 1] != b'-'
+}
+
+/// Every rule, with a message naming the one broken.
+fn validate_host_slowly(host: &str) -> Result<()> {
     let invalid = |why: String| Err(Error::new(ErrorCode::InvalidHost, why));
     if host.is_empty() {
         return invalid(
@@ -126,18 +182,20 @@ pub fn is_region_name(region: &str) -> bool {
     if region.len() > MAX_REGION_LEN {
         return false;
     }
-    let parts: Vec<&str> = region.split('-').collect();
-    let Some((last, words)) = parts.split_last() else {
+    let Some((words, last)) = region.rsplit_once('-') else {
         return false;
     };
-    parts.len() >= 3
-        && words[0].len() >= 2
-        && words
-            .iter()
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
-        && !last.is_empty()
-        && last.len() <= 3
-        && last.bytes().all(|b| b.is_ascii_digit())
+    let mut count = 0;
+    for (i, word) in words.split('-').enumerate() {
+        if word.is_empty()
+            || !word.bytes().all(|b| b.is_ascii_lowercase())
+            || (i == 0 && word.len() < 2)
+        {
+            return false;
+        }
+        count += 1;
+    }
+    count >= 2 && !last.is_empty() && last.len() <= 3 && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// DNS suffixes of the AWS partitions whose RDS endpoints name their region.
@@ -159,31 +217,81 @@ const AWS_SUFFIXES: [&str; 5] = [
 ///
 /// Case-insensitive. Returns `None` for anything else (IP addresses, tunnels, other names).
 pub fn infer_region(host: &str) -> Option<String> {
-    let host = host.to_ascii_lowercase();
-    if let Some(rest) = host.strip_suffix(".on.aws") {
-        let labels: Vec<&str> = rest.split('.').collect();
-        if let [.., id, service, region] = labels[..] {
-            if !id.is_empty() && service == "dsql" && is_region_name(region) {
-                return Some(region.to_string());
-            }
-        }
-        return None;
+    infer_region_ref(host).map(Cow::into_owned)
+}
+
+/// [`infer_region`] without allocating when the region is written in lower case in `host`
+/// (it is borrowed from it then): this runs on every token request.
+pub fn infer_region_ref(host: &str) -> Option<Cow<'_, str>> {
+    if let Some(rest) = strip_suffix_ignore_case(host, ".on.aws") {
+        // <...>.<id>.dsql.<region>
+        let (id, service, region) = last_three_labels(rest)?;
+        return if !id.is_empty() && service.eq_ignore_ascii_case("dsql") {
+            region_in_lower_case(region)
+        } else {
+            None
+        };
     }
     let rest = AWS_SUFFIXES
         .iter()
-        .filter_map(|suffix| host.strip_suffix(suffix)?.strip_suffix('.'))
-        .next()?;
-    let labels: Vec<&str> = rest.split('.').collect();
-    match labels[..] {
+        .find_map(|suffix| strip_suffix_ignore_case(host, suffix)?.strip_suffix('.'))?;
+    // At least three labels: <name>.<...>.<before>.<last>.
+    let (_, before, last) = last_three_labels(rest)?;
+    if last.eq_ignore_ascii_case("rds") {
         // <name>.<hash>.<region>.rds.<suffix>
-        [_, .., region, "rds"] if labels.len() >= 3 && is_region_name(region) => {
-            Some(region.to_string())
+        if let Some(region) = region_in_lower_case(before) {
+            return Some(region);
         }
+    }
+    if before.eq_ignore_ascii_case("rds") {
         // <name>.<hash>.rds.<region>.<suffix> (China)
-        [_, .., "rds", region] if labels.len() >= 3 && is_region_name(region) => {
-            Some(region.to_string())
+        return region_in_lower_case(last);
+    }
+    None
+}
+
+/// The last three `.`-separated labels of `text`, or `None` if it has fewer. One backward
+/// scan that stops at the third dot from the end.
+fn last_three_labels(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let mut dots = [0usize; 3];
+    let mut found = 0;
+    let mut i = bytes.len();
+    while i > 0 && found < 3 {
+        i -= 1;
+        if bytes[i] == b'.' {
+            dots[found] = i;
+            found += 1;
         }
-        _ => None,
+    }
+    if found < 2 {
+        return None;
+    }
+    let third_from = if found == 3 { dots[2] + 1 } else { 0 };
+    // Every cut is next to an ASCII '.', so on a character boundary.
+    Some((
+        &text[third_from..dots[1]],
+        &text[dots[1] + 1..dots[0]],
+        &text[dots[0] + 1..],
+    ))
+}
+
+/// `text` without `suffix` at its end, compared without regard to ASCII case.
+fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    let tail = text.as_bytes().get(cut..)?;
+    // The tail equals an ASCII suffix, so `cut` is a character boundary.
+    tail.eq_ignore_ascii_case(suffix.as_bytes())
+        .then(|| &text[..cut])
+}
+
+/// `label` lower-cased if it is then a region name (borrowed when it already is lower case).
+fn region_in_lower_case(label: &str) -> Option<Cow<'_, str>> {
+    if label.bytes().any(|b| b.is_ascii_uppercase()) {
+        let lower = label.to_ascii_lowercase();
+        is_region_name(&lower).then_some(Cow::Owned(lower))
+    } else {
+        is_region_name(label).then_some(Cow::Borrowed(label))
     }
 }
 
@@ -319,6 +427,43 @@ mod tests {
         ] {
             assert_eq!(validate_host(host), Ok(()), "{host}");
         }
+    }
+
+    #[test]
+    fn fast_host_check_agrees_with_every_rule() {
+        // Pseudo-random hosts over the bytes that matter (label bytes, dots, hyphens, and a
+        // few that are never allowed): the one-pass check accepts exactly what the full rules
+        // accept among them, and never accepts anything the full rules refuse.
+        let alphabet = b"abcXYZ0189_abcXYZ0189_..--:/ \xc3";
+        let mut accepted = 0;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 80) as usize;
+            let mut host: String = (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+                .collect();
+            if next() % 8 == 0 {
+                host = host.repeat(4); // long labels and hosts
+            }
+            let fast = is_plain_dns_name(&host);
+            let full = validate_host_slowly(&host).is_ok();
+            accepted += usize::from(full);
+            let plain_bytes = host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if plain_bytes {
+                assert_eq!(fast, full, "{host:?}");
+            } else {
+                assert!(!fast, "{host:?}");
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} valid hosts generated");
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! The core: turns a validated request into a token. Region, then credentials, then the cache,
 //! then the signer. Every door (C ABI, MySQL plugin, CLI) calls [`token_for`].
 
-use crate::cache::TokenKey;
+use crate::cache::{self, TokenKey};
 use crate::credentials::AwsCredentials;
 use crate::endpoint;
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::{Level, log_at};
+use crate::log::{Level, enabled, log_at};
 use crate::region::{RegionSource, profile_label};
 use crate::request::TokenRequest;
 use crate::runtime::{self, Core};
 use crate::sign::{self, Presign, SigningKey};
 use crate::timestamp::UtcSeconds;
 use crate::token::Token;
+use std::borrow::Cow;
 use std::time::{Instant, SystemTime};
 
 /// Makes (or reuses) a token for `request`, with credentials from the AWS default chain.
@@ -20,12 +21,36 @@ use std::time::{Instant, SystemTime};
 /// cached result; at most the credential lookup bound (`IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS`,
 /// default 10 s) when a network source must be asked. Thread-safe.
 pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
-    let started = Instant::now();
-    request.validate()?;
+    // Reading the clock costs as much as a cache hit: only for the log line, when it is written.
+    let started = enabled(Level::Info).then(Instant::now);
     let core = runtime::core();
+    let cacheable = request.use_cache && request.signing_time.is_none();
+    if cacheable {
+        if let Some(token) = repeat_hit(core, request, started)? {
+            return Ok(token);
+        }
+    }
+    request.validate()?;
     let (region, region_source) = resolve_region(core, request)?;
     let credentials = core.credentials(request.profile)?;
+    // Read before the cache is: a clear after this point makes the remembered hit stale.
+    let epoch = core.tokens.epoch();
     let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
+    if cacheable
+        && matches!(
+            region_source,
+            RegionSource::Explicit | RegionSource::Endpoint
+        )
+    {
+        cache::remember(
+            core_id(core),
+            epoch,
+            request,
+            (&region, region_source),
+            credentials.identity(),
+            &token,
+        );
+    }
     // A cache hit is routine (debug); a new token is worth a line at info.
     let level = if cache == CacheUse::Hit {
         Level::Debug
@@ -42,9 +67,60 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
         request.kind,
         region,
         credentials.source(),
-        started.elapsed().as_micros()
+        started.map_or(0, |s| s.elapsed().as_micros())
     );
     Ok(token)
+}
+
+/// The token this thread was last handed from the cache, if `request` is the one it answered
+/// and the cache's rules still allow it: the same credentials now, enough life left, nothing
+/// cleared since. The request passed validation and region inference when it was remembered,
+/// and both depend on the request alone, so they are not repeated.
+fn repeat_hit(
+    core: &Core,
+    request: &TokenRequest<'_>,
+    started: Option<Instant>,
+) -> Result<Option<Token>> {
+    let Some(last) = cache::recall(core_id(core), request, |last| {
+        Some((
+            last.token.clone(),
+            last.identity,
+            last.usable_until,
+            last.epoch,
+        ))
+    }) else {
+        return Ok(None);
+    };
+    let (token, identity, usable_until, epoch) = last;
+    let credentials = core.credentials(request.profile)?;
+    let now = signing_time(SystemTime::now())?;
+    if credentials.identity() != identity || now >= usable_until || core.tokens.epoch() != epoch {
+        return Ok(None);
+    }
+    if enabled(Level::Debug) {
+        cache::recall(core_id(core), request, |last| {
+            log_at!(
+                Level::Debug,
+                "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
+                CacheUse::Hit.describe(),
+                request.effective_user(),
+                request.effective_signing_host(),
+                request.effective_signing_port(),
+                request.kind,
+                last.region,
+                last.region_source,
+                credentials.source(),
+                started.map_or(0, |s| s.elapsed().as_micros())
+            );
+            Some(())
+        });
+    }
+    Ok(Some(token))
+}
+
+/// Identifies the library state of this process image (a new one after `fork`).
+fn core_id(core: &Core) -> usize {
+    std::ptr::from_ref(core) as usize
 }
 
 /// How the token cache served a request (for the log).
@@ -161,7 +237,7 @@ fn sign_now(
     {
         valid_until = valid_until.min(expiry);
     }
-    Token::new(text, time, valid_until)
+    Token::from_secret(text, time, valid_until)
 }
 
 fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
@@ -179,19 +255,23 @@ fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
 }
 
 /// The region for a request: explicit, else from the endpoint name, else configured.
-fn resolve_region(core: &Core, request: &TokenRequest<'_>) -> Result<(String, RegionSource)> {
+/// Borrowed from the request when it is written there (no allocation on the hot path).
+fn resolve_region<'a>(
+    core: &Core,
+    request: &TokenRequest<'a>,
+) -> Result<(Cow<'a, str>, RegionSource)> {
     if let Some(region) = request.region {
-        return Ok((region.to_string(), RegionSource::Explicit));
+        return Ok((Cow::Borrowed(region), RegionSource::Explicit));
     }
     let host = request.effective_signing_host();
-    if let Some(region) = endpoint::infer_region(host) {
+    if let Some(region) = endpoint::infer_region_ref(host) {
         return Ok((region, RegionSource::Endpoint));
     }
     if let Some(region) = crate::region::from_environment()? {
-        return Ok((region, RegionSource::Environment));
+        return Ok((Cow::Owned(region), RegionSource::Environment));
     }
     if let Some(region) = core.profile_region(request.profile)? {
-        return Ok((region, RegionSource::Profile));
+        return Ok((Cow::Owned(region), RegionSource::Profile));
     }
     Err(Error::new(
         ErrorCode::RegionNotFound,

@@ -74,8 +74,18 @@ thread_local! {
 }
 
 fn record(code: ErrorCode, message: &str) {
-    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = (code, message));
+    LAST_ERROR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        // Every call resets the slot; after a success it holds "no error" already (the code
+        // is only ever Ok with an empty message), and a new empty CString costs an allocation.
+        if code == ErrorCode::Ok && message.is_empty() && slot.0 == ErrorCode::Ok {
+            return;
+        }
+        *slot = (
+            code,
+            CString::new(message.replace('\0', "\\0")).unwrap_or_default(),
+        );
+    });
 }
 
 /// Runs an exported function's body: resets the last error, catches panics, records failures.

@@ -223,7 +223,13 @@ pub fn validate_user(user: &str) -> Result<()> {
             ),
         ));
     }
-    if user.chars().any(char::is_control) {
+    // ASCII names (nearly all) are checked byte by byte; others character by character.
+    let has_control = if user.is_ascii() {
+        user.bytes().any(|b| b.is_ascii_control())
+    } else {
+        user.chars().any(char::is_control)
+    };
+    if has_control {
         return Err(Error::new(
             ErrorCode::InvalidUser,
             format!(

@@ -18,7 +18,7 @@ use crate::credentials::{CredentialChain, RuntimeHandle};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fork::PerFork;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 /// At most this many profile selections keep a credential chain and a cached region. A caller
@@ -35,7 +35,10 @@ type ProfileRegion = (Instant, Option<String>);
 
 pub(crate) struct Core {
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
-    chains: Mutex<BTreeMap<Option<String>, Arc<CredentialChain>>>,
+    /// Every chain, by profile selection; written once a profile.
+    chains: RwLock<BTreeMap<Option<String>, Arc<CredentialChain>>>,
+    /// The default chain (also in `chains`), reached without a lock.
+    default_chain: OnceLock<Arc<CredentialChain>>,
     profile_regions: Mutex<BTreeMap<Option<String>, ProfileRegion>>,
     pub(crate) tokens: TokenCache,
     pub(crate) keys: SigningKeyCache,
@@ -52,7 +55,8 @@ impl Core {
     fn new() -> Self {
         Core {
             runtime: OnceLock::new(),
-            chains: Mutex::new(BTreeMap::new()),
+            chains: RwLock::new(BTreeMap::new()),
+            default_chain: OnceLock::new(),
             profile_regions: Mutex::new(BTreeMap::new()),
             tokens: TokenCache::default(),
             keys: SigningKeyCache::default(),
@@ -83,8 +87,30 @@ impl Core {
         &self,
         profile: Option<&str>,
     ) -> Result<Arc<crate::credentials::AwsCredentials>> {
-        let chain = {
-            let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+        let get = || self.runtime();
+        let runtime = RuntimeHandle { get: &get };
+        match profile {
+            // The common case, on every call: no lock, no reference count.
+            None => self
+                .default_chain
+                .get_or_init(|| self.chain(None))
+                .credentials(&runtime),
+            Some(_) => self.chain(profile).credentials(&runtime),
+        }
+    }
+
+    /// The chain for a profile selection, created on first use.
+    fn chain(&self, profile: Option<&str>) -> Arc<CredentialChain> {
+        let existing = {
+            let chains = self.chains.read().unwrap_or_else(|p| p.into_inner());
+            // A handful of profiles at most: a scan, without allocating a key.
+            chains
+                .iter()
+                .find(|(k, _)| k.as_deref() == profile)
+                .map(|(_, chain)| chain.clone())
+        };
+        existing.unwrap_or_else(|| {
+            let mut chains = self.chains.write().unwrap_or_else(|p| p.into_inner());
             let key = profile.map(str::to_string);
             if chains.len() >= MAX_PROFILES && !chains.contains_key(&key) {
                 // Only this map holds a chain nobody is using: dropping it is safe.
@@ -92,17 +118,14 @@ impl Core {
                 if chains.len() >= MAX_PROFILES {
                     // Every one in use (MAX_PROFILES threads mid-lookup): keep them, and serve
                     // this call from a chain of its own that is not kept.
-                    let get = || self.runtime();
-                    return CredentialChain::new(key).credentials(&RuntimeHandle { get: &get });
+                    return Arc::new(CredentialChain::new(key));
                 }
             }
             chains
-                .entry(profile.map(str::to_string))
-                .or_insert_with(|| Arc::new(CredentialChain::new(profile.map(str::to_string))))
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(CredentialChain::new(key)))
                 .clone()
-        };
-        let get = || self.runtime();
-        chain.credentials(&RuntimeHandle { get: &get })
+        })
     }
 
     /// The `region` of a profile in the shared config file, re-read at most once a minute.
@@ -134,7 +157,7 @@ impl Core {
     /// How many profile selections have a credential chain and a cached region (for tests).
     #[cfg(test)]
     pub(crate) fn profile_state_sizes(&self) -> (usize, usize) {
-        let chains = self.chains.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let chains = self.chains.read().unwrap_or_else(|p| p.into_inner()).len();
         let regions = self
             .profile_regions
             .lock()
@@ -152,7 +175,7 @@ impl Core {
             .clear();
         for chain in self
             .chains
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
         {
@@ -162,7 +185,7 @@ impl Core {
 }
 
 #[cfg(test)]
-mod tests {
+mod profile_bound_tests {
     use super::*;
 
     #[test]

@@ -48,13 +48,6 @@ impl SecretString {
         &self.0
     }
 
-    /// The inner string with room for `extra` more bytes, for encoders that write into a
-    /// `String`; they must write at most `extra` bytes (checked in debug builds by callers).
-    pub(crate) fn room_for(&mut self, extra: usize) -> &mut String {
-        self.reserve(extra);
-        &mut self.0
-    }
-
     /// The capacity of the current buffer (for tests that check nothing was reallocated).
     pub fn capacity(&self) -> usize {
         self.0.capacity()
@@ -131,7 +124,7 @@ mod tests {
         let reserved = s.capacity();
         s.reserve(0);
         assert_eq!(s.capacity(), reserved, "no move when there is room");
-        s.room_for(3).push_str("xyz");
+        s.push_str("xyz");
         assert_eq!(s.as_str(), "abcdefghé-42xyz");
     }
 

@@ -67,17 +67,59 @@ impl UtcSeconds {
 
     /// `YYYYMMDD'T'HHMMSS'Z'`, the `X-Amz-Date` format.
     pub fn amz_date_time(self) -> String {
-        let c = self.civil();
-        format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        let mut out = String::with_capacity(16);
+        self.push_amz_date_time(&mut out);
+        out
     }
 
     /// `YYYYMMDD`, the date in the credential scope.
     pub fn amz_date(self) -> String {
+        let mut out = String::with_capacity(8);
+        self.push_amz_date(&mut out);
+        out
+    }
+
+    /// Appends [`amz_date_time`](Self::amz_date_time) to `out` (the signer's hot path: no
+    /// formatting machinery, no allocation).
+    pub fn push_amz_date_time(self, out: &mut String) {
+        match self.amz_date_time_bytes() {
+            Some(stamp) => out.push_str(ascii(&stamp)),
+            None => {
+                let c = self.civil();
+                push_wide_date(out, &c);
+                use std::fmt::Write as _;
+                let _ = write!(out, "T{:02}{:02}{:02}Z", c.hour, c.minute, c.second);
+            }
+        }
+    }
+
+    /// Appends [`amz_date`](Self::amz_date) to `out`.
+    pub fn push_amz_date(self, out: &mut String) {
+        match self.amz_date_time_bytes() {
+            Some(stamp) => out.push_str(ascii(&stamp[..8])),
+            None => push_wide_date(out, &self.civil()),
+        }
+    }
+
+    /// `YYYYMMDD'T'HHMMSS'Z'` as bytes, for the years four digits hold (every time a clock or
+    /// an RFC 3339 text gives); `None` beyond.
+    fn amz_date_time_bytes(self) -> Option<[u8; 16]> {
         let c = self.civil();
-        format!("{:04}{:02}{:02}", c.year, c.month, c.day)
+        let year = u32::try_from(c.year).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"00000000T000000Z";
+        for (at, value) in [
+            (0, year / 100),
+            (2, year % 100),
+            (4, c.month),
+            (6, c.day),
+            (9, c.hour),
+            (11, c.minute),
+            (13, c.second),
+        ] {
+            out[at] = b'0' + (value / 10 % 10) as u8;
+            out[at + 1] = b'0' + (value % 10) as u8;
+        }
+        Some(out)
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, for messages and logs.
@@ -157,6 +199,18 @@ impl UtcSeconds {
     }
 }
 
+/// Appends `YYYYMMDD` for a year beyond four digits, as `{:04}` writes it (never a real
+/// signing time).
+fn push_wide_date(out: &mut String, c: &Civil) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{:04}{:02}{:02}", c.year, c.month, c.day);
+}
+
+/// Bytes this module wrote from ASCII digits and letters, as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("ASCII")
+}
+
 fn digits(bytes: &[u8]) -> Option<u32> {
     bytes.iter().try_fold(0u32, |acc, &c| {
         c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
@@ -226,6 +280,12 @@ mod tests {
             UtcSeconds::from_unix(951_782_400).amz_date_time(),
             "20000229T000000Z"
         );
+        // Past four-digit years (only reachable through the API): written as `{:04}` would.
+        let far = UtcSeconds::from_unix(253_402_300_800 + 3_723); // 10000-01-01T01:02:03Z
+        assert_eq!(far.amz_date_time(), "100000101T010203Z");
+        assert_eq!(far.amz_date(), "100000101");
+        let last = UtcSeconds::from_unix(253_402_300_799); // 9999-12-31T23:59:59Z
+        assert_eq!(last.amz_date_time(), "99991231T235959Z");
     }
 
     #[test]

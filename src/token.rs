@@ -17,12 +17,43 @@ struct Inner {
 }
 
 impl Token {
-    pub(crate) fn new(text: SecretString, signed_at: UtcSeconds, valid_until: UtcSeconds) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(
+        text: impl Into<String>,
+        signed_at: UtcSeconds,
+        valid_until: UtcSeconds,
+    ) -> Self {
+        Self::from_secret(SecretString::from(text.into()), signed_at, valid_until)
+    }
+
+    /// A token that takes over the signer's buffer (no copy).
+    pub(crate) fn from_secret(
+        text: SecretString,
+        signed_at: UtcSeconds,
+        valid_until: UtcSeconds,
+    ) -> Self {
         Token(Arc::new(Inner {
             text,
             signed_at,
             valid_until,
         }))
+    }
+
+    /// A copy with its own reference count (same text and times).
+    pub(crate) fn private_copy(&self) -> Self {
+        Self::from_secret(
+            SecretString::from(self.0.text.as_str()),
+            self.0.signed_at,
+            self.0.valid_until,
+        )
+    }
+
+    /// Whether `other` has the same text and times.
+    pub(crate) fn same_as(&self, other: &Token) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.signed_at == other.0.signed_at
+                && self.0.valid_until == other.0.valid_until
+                && *self.0.text == *other.0.text)
     }
 
     /// The token text (`host:port/?Action=connect&...`), without a scheme.

@@ -11,7 +11,7 @@
 #   cold       one login per process (the CLI case): credential chain and runtime start included
 # For each mode: the median whole-login time (mysql_real_connect, as the C program measures it)
 # and, for the first two, the median time the engine took to hand the plugin its token (from
-# IAM_DB_AUTH_LOG=debug, "token for ... in N us").
+# IAM_DB_AUTH_LOG=debug, "token made (cache miss) for ... in N us" and the like).
 #
 # usage: scripts/bench/mysql-plugin-login.sh [ROUNDS [LOGINS_PER_ROUND]]   (defaults 5, 40)
 set -euo pipefail
@@ -41,7 +41,7 @@ run() { # MODE COUNT [VAR=VALUE...]: appends login times and token times to file
     "$PROG" --print-times --count "$count" "${target[@]}" >"$TMP/out" 2>"$TMP/err" ||
     die "$mode: logins failed: $(grep -v '^iam-db-auth' "$TMP/err" | head -3)"
   awk '/^login_ms / { print $2 }' "$TMP/out" >>"$TMP/$mode.login"
-  sed -n 's/.*token for .* in \([0-9]*\) us$/\1/p' "$TMP/err" >>"$TMP/$mode.token"
+  sed -n 's/.*: token .* for .* in \([0-9]*\) us$/\1/p' "$TMP/err" >>"$TMP/$mode.token"
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else printf "-" }'; }
 count() { wc -l <"$1" | tr -d ' '; }
