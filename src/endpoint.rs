@@ -465,7 +465,12 @@ mod tests {
                 assert!(!fast, "{host:?}");
             }
         }
-        assert!(accepted > 1000, "only {accepted} valid hosts generated");
+        // About 6% of these hosts are valid (1,2xx of 20,000; 13 of Miri's 200): at least 5%
+        // keeps the comparison meaningful.
+        assert!(
+            accepted * 20 > rounds,
+            "only {accepted} valid hosts of {rounds} generated"
+        );
     }
 
     #[test]
