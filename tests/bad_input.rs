@@ -9,14 +9,14 @@
 
 mod common;
 
-use common::{Sandbox, run, run_with_stdin, stderr, stdout};
+use common::{Sandbox, run, run_with_stdin, stderr, stdout, token_args, wrapped};
 use std::process::Command;
 
 const AKID: &str = "AKIABADINPUTTEST0001";
 const SECRET: &str = "BadInputSecret/abcdefghijklmnopqrstuvwxyz+012";
 
 /// `token` with these arguments after `--port 5432 --user app` (tests add host and region).
-fn token_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+fn token_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["token", "--port", "5432", "--user", "app"];
     args.extend_from_slice(extra);
     args
@@ -39,7 +39,7 @@ fn expect(c: &mut Command, code: i32, needle: &str, row: &str) -> String {
 #[test]
 fn empty_strings() {
     let s = Sandbox::new("bad-empty");
-    let k = |extra: &[&str]| s.with_keys(&token_args(extra), AKID, SECRET);
+    let k = |extra: &[&str]| s.with_keys(&token_with(extra), AKID, SECRET);
     expect(
         &mut k(&["--host", "", "--region", "us-east-1"]),
         1,
@@ -95,7 +95,7 @@ fn empty_strings() {
 fn long_arguments() {
     let s = Sandbox::new("bad-long");
     let big = "a".repeat(100_000);
-    let k = |extra: &[&str]| s.with_keys(&token_args(extra), AKID, SECRET);
+    let k = |extra: &[&str]| s.with_keys(&token_with(extra), AKID, SECRET);
     expect(
         &mut k(&["--host", &big, "--region", "us-east-1"]),
         1,
@@ -164,7 +164,7 @@ fn hosts_with_schemes_paths_ports_spaces_and_userinfo() {
     ] {
         expect(
             &mut s.with_keys(
-                &token_args(&["--host", host, "--region", "us-east-1"]),
+                &token_with(&["--host", host, "--region", "us-east-1"]),
                 AKID,
                 SECRET,
             ),
@@ -180,7 +180,7 @@ fn unknown_but_well_formed_regions_are_signed_for_malformed_ones_refused() {
     let s = Sandbox::new("bad-region");
     let token = expect(
         &mut s.with_keys(
-            &token_args(&["--host", "db.internal", "--region", "xx-mars-7"]),
+            &token_with(&["--host", "db.internal", "--region", "xx-mars-7"]),
             AKID,
             SECRET,
         ),
@@ -191,7 +191,7 @@ fn unknown_but_well_formed_regions_are_signed_for_malformed_ones_refused() {
     assert!(token.contains("%2Fxx-mars-7%2Frds-db%2F"), "{token}");
     expect(
         &mut s.with_keys(
-            &token_args(&["--host", "db.internal", "--region", "Mars"]),
+            &token_with(&["--host", "db.internal", "--region", "Mars"]),
             AKID,
             SECRET,
         ),
@@ -200,7 +200,7 @@ fn unknown_but_well_formed_regions_are_signed_for_malformed_ones_refused() {
         "malformed region",
     );
     expect(
-        s.with_keys(&token_args(&["--host", "db.internal"]), AKID, SECRET)
+        s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET)
             .env("AWS_REGION", "garbage"),
         1,
         "AWS_REGION='garbage' is not a region name",
@@ -211,16 +211,7 @@ fn unknown_but_well_formed_regions_are_signed_for_malformed_ones_refused() {
 #[test]
 fn garbage_and_missing_profiles() {
     let s = Sandbox::new("bad-profile");
-    let k = |profile: &str| {
-        s.cmd(&token_args(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-            "--profile",
-            profile,
-        ]))
-    };
+    let k = |profile: &str| s.cmd(&token_args(&["--profile", profile]));
     expect(
         &mut k("a]b"),
         1,
@@ -240,13 +231,7 @@ fn garbage_and_missing_profiles() {
         "profile that does not exist",
     );
     expect(
-        s.cmd(&token_args(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-        ]))
-        .env("IAM_DB_AUTH_PROFILE", "a]b"),
+        s.cmd(&token_args(&[])).env("IAM_DB_AUTH_PROFILE", "a]b"),
         1,
         "cannot name a profile",
         "garbage IAM_DB_AUTH_PROFILE",
@@ -260,7 +245,7 @@ fn unreadable_aws_config_files() {
     let dir = s.path("config-dir");
     // No region given: the error names the file and why it could not be read.
     expect(
-        s.with_keys(&token_args(&["--host", "db.internal"]), AKID, SECRET)
+        s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET)
             .env("AWS_CONFIG_FILE", &dir),
         1,
         "cannot be read: Is a directory",
@@ -268,26 +253,17 @@ fn unreadable_aws_config_files() {
     );
     // A region given, keys in the environment: the file is not needed.
     expect(
-        s.with_keys(
-            &token_args(&["--host", "db.internal", "--region", "us-east-1"]),
-            AKID,
-            SECRET,
-        )
-        .env("AWS_CONFIG_FILE", &dir),
+        s.with_keys(&token_args(&[]), AKID, SECRET)
+            .env("AWS_CONFIG_FILE", &dir),
         0,
         "",
         "config file is a directory (not needed)",
     );
     // No keys anywhere: the chain reports what it tried.
     expect(
-        s.cmd(&token_args(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-        ]))
-        .env("AWS_CONFIG_FILE", &dir)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &dir),
+        s.cmd(&token_args(&[]))
+            .env("AWS_CONFIG_FILE", &dir)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &dir),
         1,
         "no AWS credentials found; tried:",
         "config and credentials files are directories",
@@ -302,18 +278,13 @@ fn malformed_aws_config_files() {
         "[default\nregion = us-east-1\n[profile dbs]\nregion\n",
     );
     expect(
-        &mut s.with_keys(&token_args(&["--host", "db.internal"]), AKID, SECRET),
+        &mut s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET),
         1,
         "could not parse profile file: error parsing",
         "malformed config (region needed)",
     );
     expect(
-        &mut s.cmd(&token_args(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-        ])),
+        &mut s.cmd(&token_args(&[])),
         1,
         "could not parse profile file",
         "malformed config (credentials needed)",
@@ -321,12 +292,7 @@ fn malformed_aws_config_files() {
     s.write(".aws/config", "");
     s.write(".aws/credentials", "aws_access_key_id = AKIA\n");
     expect(
-        &mut s.cmd(&token_args(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-        ])),
+        &mut s.cmd(&token_args(&[])),
         1,
         "could not parse profile file",
         "credentials file: a property outside any profile",
@@ -336,20 +302,7 @@ fn malformed_aws_config_files() {
 #[test]
 fn signing_times_expired_and_out_of_range() {
     let s = Sandbox::new("bad-time");
-    let at = |time: &str| {
-        s.with_keys(
-            &token_args(&[
-                "--host",
-                "db.internal",
-                "--region",
-                "us-east-1",
-                "--signing-time",
-                time,
-            ]),
-            AKID,
-            SECRET,
-        )
-    };
+    let at = |time: &str| s.with_keys(&token_args(&["--signing-time", time]), AKID, SECRET);
     // An expired signing time makes a token (reproducible output), which servers refuse.
     let token = expect(
         &mut at("2020-01-01T00:00:00Z"),
@@ -358,20 +311,7 @@ fn signing_times_expired_and_out_of_range() {
         "expired signing time",
     );
     let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
-    let o = run_with_stdin(
-        &mut s.cmd(&[
-            "verify",
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            "db.internal:5432",
-            "--region",
-            "us-east-1",
-            "--user",
-            "app",
-        ]),
-        token.as_bytes(),
-    );
+    let o = run_with_stdin(&mut s.verify(&keystore, &[]), token.as_bytes());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the token expired at 2020-01-01T00:15:00Z"),
@@ -392,7 +332,7 @@ fn signing_times_expired_and_out_of_range() {
 #[test]
 fn bad_environment_settings() {
     let s = Sandbox::new("bad-env");
-    let base = token_args(&["--host", "db.internal", "--region", "us-east-1"]);
+    let base = token_args(&[]);
     expect(
         s.with_keys(&base, AKID, SECRET)
             .env("IAM_DB_AUTH_SIGNING_PORT", "abc"),
@@ -417,24 +357,6 @@ fn bad_environment_settings() {
     );
 }
 
-/// `verify` for db.internal:5432, user app, us-east-1, against `keystore`, with `input`.
-fn verify(s: &Sandbox, keystore: &std::path::Path, input: &[u8]) -> std::process::Output {
-    run_with_stdin(
-        &mut s.cmd(&[
-            "verify",
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            "db.internal:5432",
-            "--region",
-            "us-east-1",
-            "--user",
-            "app",
-        ]),
-        input,
-    )
-}
-
 #[test]
 fn verify_against_bad_passwords() {
     let s = Sandbox::new("bad-verify-stdin");
@@ -455,7 +377,7 @@ fn verify_against_bad_passwords() {
             "a NUL inside",
         ),
     ] {
-        let o = verify(&s, &keystore, input);
+        let o = run_with_stdin(&mut s.verify(&keystore, &[]), input);
         assert_eq!(o.status.code(), Some(1), "{row}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{row}: {}", stderr(&o));
         assert!(stderr(&o).len() < 1024, "{row}");
@@ -498,45 +420,12 @@ fn verify_with_bad_keystores() {
             "0".repeat(64)
         );
         let o = run_with_stdin(
-            &mut s.cmd(&[
-                "verify",
-                "--keystore",
-                path.to_str().unwrap(),
-                "--endpoint",
-                "db.internal:5432",
-                "--region",
-                "us-east-1",
-                "--user",
-                "app",
-                "--now",
-                "2026-01-02T03:05:00Z",
-            ]),
+            &mut s.verify(&path, &["--now", "2026-01-02T03:05:00Z"]),
             token.as_bytes(),
         );
         assert_eq!(o.status.code(), Some(code), "{row}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{row}: {}", stderr(&o));
     }
-}
-
-/// `pgpass` for db.internal:5432 user app into `file`, keys and region in the environment.
-fn pgpass(s: &Sandbox, file: &std::path::Path) -> Command {
-    let mut c = s.with_keys(
-        &[
-            "pgpass",
-            "--host",
-            "db.internal",
-            "--port",
-            "5432",
-            "--user",
-            "app",
-            "--file",
-            file.to_str().unwrap(),
-        ],
-        AKID,
-        SECRET,
-    );
-    c.env("AWS_REGION", "us-east-1");
-    c
 }
 
 #[test]
@@ -564,7 +453,7 @@ fn pgpass_paths_that_are_directories_symlinks_or_not_writable() {
             "passfile's directory does not exist",
         ),
     ] {
-        expect(&mut pgpass(&s, &path), 1, needle, row);
+        expect(&mut s.pgpass(&path, AKID, SECRET), 1, needle, row);
     }
     assert_eq!(
         std::fs::read(&real).unwrap(),
@@ -581,17 +470,18 @@ fn pgpass_paths_that_are_directories_symlinks_or_not_writable() {
     let mut c = if effective_uid() == 0 {
         std::fs::set_permissions(&s.home, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let inner = pgpass(&s, &file);
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear()
-            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
-        c
+        wrapped(
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+            &s.pgpass(&file, AKID, SECRET),
+        )
     } else {
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
-        pgpass(&s, &file)
+        s.pgpass(&file, AKID, SECRET)
     };
     expect(
         &mut c,
@@ -606,7 +496,7 @@ fn pgpass_paths_that_are_directories_symlinks_or_not_writable() {
     let ro = s.write("readonly", "a:1:*:u:p\n");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o400)).unwrap();
     expect(
-        &mut pgpass(&s, &ro),
+        &mut s.pgpass(&ro, AKID, SECRET),
         0,
         "added db.internal:5432:*:app",
         "read-only passfile",

@@ -2,67 +2,16 @@
 //! controlled environment (no AWS settings from outside, the real metadata endpoint disabled,
 //! a private HOME) and checks stdout, stderr and the exit status.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_iam-db-auth");
+use common::{DB_ARGS, Sandbox, run, run_with_stdin, token_args};
+use std::process::Output;
+
+// The botocore example keys: the byte-for-byte vectors are signed with them.
 const AKID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
-struct Sandbox {
-    home: PathBuf,
-}
-
-impl Sandbox {
-    fn new(name: &str) -> Sandbox {
-        let home =
-            std::env::temp_dir().join(format!("iam-db-auth-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&home);
-        std::fs::create_dir_all(home.join(".aws")).unwrap();
-        Sandbox { home }
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.home.join(rel);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// A command with only the variables a test sets (plus PATH).
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.home.join(".aws/credentials"),
-            )
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn with_keys(&self, args: &[&str]) -> Command {
-        let mut c = self.cmd(args);
-        c.env("AWS_ACCESS_KEY_ID", AKID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET);
-        c
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
-}
-
-fn run(c: &mut Command) -> Output {
-    c.output().expect("run iam-db-auth")
-}
-
+// Strict, unlike common's: the CLI's output must be UTF-8.
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -71,64 +20,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
-fn verify(
-    sandbox: &Sandbox,
-    token: &str,
-    endpoint: &str,
-    region: &str,
-    user: &str,
-    keystore: &Path,
-) -> Output {
-    verify_with(
-        sandbox,
-        token,
-        &[
-            "verify",
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            endpoint,
-            "--region",
-            region,
-            "--user",
-            user,
-        ],
-    )
-}
-
-/// Runs `iam-db-auth ARGS` with `token` on stdin, byte for byte.
-fn verify_with(sandbox: &Sandbox, token: &str, args: &[&str]) -> Output {
-    use std::io::Write as _;
-    let mut c = sandbox.cmd(args);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 const BOTOCORE_BASIC: &str = "mydb.123456789012.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260102%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=fafff7935111cbb54ca90bede42d353f425f273545c60a8050866bedd9775508";
+
+/// The command line of the botocore vectors (with the example keys; the region from the host).
+const BOTOCORE_ARGS: [&str; 9] = [
+    "token",
+    "--host",
+    "mydb.123456789012.us-east-1.rds.amazonaws.com",
+    "--port",
+    "5432",
+    "--user",
+    "app_user",
+    "--signing-time",
+    "2026-01-02T03:04:05Z",
+];
 
 #[test]
 fn token_with_signing_time_is_the_botocore_token_byte_for_byte() {
     let s = Sandbox::new("vector");
-    let o = run(&mut s.with_keys(&[
-        "token",
-        "--host",
-        "mydb.123456789012.us-east-1.rds.amazonaws.com",
-        "--port",
-        "5432",
-        "--user",
-        "app_user",
-        "--signing-time",
-        "2026-01-02T03:04:05Z",
-    ]));
+    let o = run(&mut s.with_keys(&BOTOCORE_ARGS, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
 }
@@ -136,20 +46,24 @@ fn token_with_signing_time_is_the_botocore_token_byte_for_byte() {
 #[test]
 fn aws_cli_command_line_works_by_changing_the_program_name() {
     let s = Sandbox::new("awscli");
-    let o = run(&mut s.with_keys(&[
-        "rds",
-        "generate-db-auth-token",
-        "--hostname",
-        "mydb.123456789012.us-east-1.rds.amazonaws.com",
-        "--port",
-        "5432",
-        "--region",
-        "us-east-1",
-        "--username",
-        "app_user",
-        "--signing-time",
-        "2026-01-02T03:04:05Z",
-    ]));
+    let o = run(&mut s.with_keys(
+        &[
+            "rds",
+            "generate-db-auth-token",
+            "--hostname",
+            "mydb.123456789012.us-east-1.rds.amazonaws.com",
+            "--port",
+            "5432",
+            "--region",
+            "us-east-1",
+            "--username",
+            "app_user",
+            "--signing-time",
+            "2026-01-02T03:04:05Z",
+        ],
+        AKID,
+        SECRET,
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
 }
@@ -158,22 +72,10 @@ fn aws_cli_command_line_works_by_changing_the_program_name() {
 fn session_token_is_signed_and_encoded_as_botocore_does() {
     // The "botocore-b64-session-token" vector: a session token full of '/', '+' and '='.
     let s = Sandbox::new("session");
-    let o = run(s
-        .with_keys(&[
-            "token",
-            "--host",
-            "mydb.123456789012.us-east-1.rds.amazonaws.com",
-            "--port",
-            "5432",
-            "--user",
-            "app_user",
-            "--signing-time",
-            "2026-01-02T03:04:05Z",
-        ])
-        .env(
-            "AWS_SESSION_TOKEN",
-            "FwoGZXIvYXdzEJr//////////wEaDH+abc/def+ghi==",
-        ));
+    let o = run(s.with_keys(&BOTOCORE_ARGS, AKID, SECRET).env(
+        "AWS_SESSION_TOKEN",
+        "FwoGZXIvYXdzEJr//////////wEaDH+abc/def+ghi==",
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o).trim_end(),
@@ -181,17 +83,7 @@ fn session_token_is_signed_and_encoded_as_botocore_does() {
     );
     // An empty AWS_SESSION_TOKEN is no session token: never an empty parameter.
     let empty = run(s
-        .with_keys(&[
-            "token",
-            "--host",
-            "db.internal",
-            "--port",
-            "5432",
-            "--user",
-            "app",
-            "--region",
-            "us-east-1",
-        ])
+        .with_keys(&token_args(&[]), AKID, SECRET)
         .env("AWS_SESSION_TOKEN", ""));
     assert!(empty.status.success(), "{}", stderr(&empty));
     assert!(!stdout(&empty).contains("X-Amz-Security-Token"));
@@ -201,36 +93,30 @@ fn session_token_is_signed_and_encoded_as_botocore_does() {
 fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
     let s = Sandbox::new("verify");
     let keystore = s.write("keystore", &format!("# test keys\n{AKID} {SECRET}\n"));
-    let o = run(&mut s.with_keys(&[
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "3306",
-        "--user",
-        "app",
-        "--region",
-        "eu-west-1",
-    ]));
+    let o = run(&mut s.with_keys(
+        &[
+            "token",
+            "--host",
+            "db.internal",
+            "--port",
+            "3306",
+            "--user",
+            "app",
+            "--region",
+            "eu-west-1",
+        ],
+        AKID,
+        SECRET,
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o);
-    let ok = verify(
-        &s,
-        &token,
-        "db.internal:3306",
-        "eu-west-1",
-        "app",
-        &keystore,
-    );
+    let verify = |token: &str, user| {
+        let mut c = s.verify_for(&keystore, "db.internal:3306", "eu-west-1", user, &[]);
+        run_with_stdin(&mut c, token.as_bytes())
+    };
+    let ok = verify(&token, "app");
     assert!(ok.status.success(), "{}", stderr(&ok));
-    let other_user = verify(
-        &s,
-        &token,
-        "db.internal:3306",
-        "eu-west-1",
-        "root",
-        &keystore,
-    );
+    let other_user = verify(&token, "root");
     assert_eq!(other_user.status.code(), Some(1));
     assert!(stderr(&other_user).contains("not 'root'"));
     assert!(
@@ -238,14 +124,7 @@ fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
         "never print the token"
     );
     let tampered = token.replace("DBUser=app", "DBUser=apq");
-    let bad = verify(
-        &s,
-        &tampered,
-        "db.internal:3306",
-        "eu-west-1",
-        "apq",
-        &keystore,
-    );
+    let bad = verify(&tampered, "apq");
     assert_eq!(bad.status.code(), Some(1));
     assert!(
         stderr(&bad).contains("signature does not match"),
@@ -258,46 +137,22 @@ fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
 fn exact_stdin_takes_the_password_as_sent_so_a_trailing_newline_is_refused() {
     let s = Sandbox::new("verify-exact");
     let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
-    let o = run(&mut s.with_keys(&[
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-        "--region",
-        "us-east-1",
-    ]));
+    let o = run(&mut s.with_keys(&token_args(&[]), AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o);
     let token = line.trim_end_matches('\n');
-    let args = |exact: bool| {
-        let mut a = vec![
-            "verify",
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            "db.internal:5432",
-            "--region",
-            "us-east-1",
-            "--user",
-            "app",
-        ];
-        if exact {
-            a.push("--exact");
-        }
-        a
+    let verify = |token: &str, extra: &[&str]| {
+        run_with_stdin(&mut s.verify(&keystore, extra), token.as_bytes())
     };
     // The PAM module's way (--exact): only the token itself is accepted, as on RDS.
-    let exact_ok = verify_with(&s, token, &args(true));
+    let exact_ok = verify(token, &["--exact"]);
     assert!(exact_ok.status.success(), "{}", stderr(&exact_ok));
     for with_newline in [format!("{token}\n"), format!("{token}\r\n")] {
-        let refused = verify_with(&s, &with_newline, &args(true));
+        let refused = verify(&with_newline, &["--exact"]);
         assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
         assert!(stderr(&refused).contains("X-Amz-Signature is not"));
         // Without --exact (a shell's `echo | verify`), one trailing newline is dropped.
-        let lenient = verify_with(&s, &with_newline, &args(false));
+        let lenient = verify(&with_newline, &[]);
         assert!(lenient.status.success(), "{}", stderr(&lenient));
     }
 }
@@ -305,7 +160,8 @@ fn exact_stdin_takes_the_password_as_sent_so_a_trailing_newline_is_refused() {
 #[test]
 fn signing_host_override_signs_for_the_real_endpoint() {
     let s = Sandbox::new("signing-host");
-    let o = run(&mut s.with_keys(&[
+    // A tunnel on this host to the real endpoint.
+    let tunnel = [
         "token",
         "--host",
         "127.0.0.1",
@@ -313,11 +169,15 @@ fn signing_host_override_signs_for_the_real_endpoint() {
         "13306",
         "--user",
         "app",
+    ];
+    let mut signing = tunnel.to_vec();
+    signing.extend([
         "--signing-host",
         "prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com",
         "--signing-port",
         "3306",
-    ]));
+    ]);
+    let o = run(&mut s.with_keys(&signing, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o);
     assert!(token.starts_with("prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com:3306/?"));
@@ -327,15 +187,7 @@ fn signing_host_override_signs_for_the_real_endpoint() {
     );
     // The same through the environment setting every door shares.
     let o = run(s
-        .with_keys(&[
-            "token",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "13306",
-            "--user",
-            "app",
-        ])
+        .with_keys(&tunnel, AKID, SECRET)
         .env(
             "IAM_DB_AUTH_SIGNING_HOST",
             "prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com",
@@ -347,16 +199,8 @@ fn signing_host_override_signs_for_the_real_endpoint() {
 #[test]
 fn region_comes_from_env_then_profile_and_never_defaults() {
     let s = Sandbox::new("region");
-    let args = [
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-    ];
-    let none = run(&mut s.with_keys(&args));
+    let args = [&["token"], &DB_ARGS[..]].concat();
+    let none = run(&mut s.with_keys(&args, AKID, SECRET));
     assert_eq!(none.status.code(), Some(1));
     let msg = stderr(&none);
     assert!(
@@ -365,50 +209,40 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
     );
     assert!(stdout(&none).is_empty());
 
-    let env = run(s.with_keys(&args).env("AWS_DEFAULT_REGION", "ap-south-1"));
+    let env = run(s
+        .with_keys(&args, AKID, SECRET)
+        .env("AWS_DEFAULT_REGION", "ap-south-1"));
     assert!(
         stdout(&env).contains("%2Fap-south-1%2F"),
         "{}",
         stderr(&env)
     );
     let both = run(s
-        .with_keys(&args)
+        .with_keys(&args, AKID, SECRET)
         .env("AWS_DEFAULT_REGION", "ap-south-1")
         .env("AWS_REGION", "sa-east-1"));
     assert!(stdout(&both).contains("%2Fsa-east-1%2F"));
-    let bad_env = run(s.with_keys(&args).env("AWS_REGION", "Mars"));
+    let bad_env = run(s.with_keys(&args, AKID, SECRET).env("AWS_REGION", "Mars"));
     assert!(stderr(&bad_env).contains("AWS_REGION='Mars' is not a region name"));
 
     s.write(
         ".aws/config",
         "[default]\nregion = eu-north-1\n\n[profile other]\nregion = ca-west-1\n",
     );
-    let profile = run(&mut s.with_keys(&args));
+    let profile = run(&mut s.with_keys(&args, AKID, SECRET));
     assert!(
         stdout(&profile).contains("%2Feu-north-1%2F"),
         "{}",
         stderr(&profile)
     );
-    let other = run(s.with_keys(&args).env("AWS_PROFILE", "other"));
+    let other = run(s.with_keys(&args, AKID, SECRET).env("AWS_PROFILE", "other"));
     assert!(
         stdout(&other).contains("%2Fca-west-1%2F"),
         "{}",
         stderr(&other)
     );
     // An endpoint name beats the configuration; an explicit region beats everything.
-    let endpoint = run(s
-        .with_keys(&[
-            "token",
-            "--host",
-            "x.c9akciq32.us-west-1.rds.amazonaws.com",
-            "--port",
-            "5432",
-            "--user",
-            "app",
-        ])
-        .env("AWS_REGION", "sa-east-1"));
-    assert!(stdout(&endpoint).contains("%2Fus-west-1%2F"));
-    let explicit = run(&mut s.with_keys(&[
+    let rds_host = [
         "token",
         "--host",
         "x.c9akciq32.us-west-1.rds.amazonaws.com",
@@ -416,9 +250,16 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
         "5432",
         "--user",
         "app",
-        "--region",
-        "us-east-2",
-    ]));
+    ];
+    let endpoint = run(s
+        .with_keys(&rds_host, AKID, SECRET)
+        .env("AWS_REGION", "sa-east-1"));
+    assert!(stdout(&endpoint).contains("%2Fus-west-1%2F"));
+    let explicit = run(&mut s.with_keys(
+        &[&rds_host[..], &["--region", "us-east-2"]].concat(),
+        AKID,
+        SECRET,
+    ));
     assert!(stdout(&explicit).contains("%2Fus-east-2%2F"));
 }
 
@@ -430,17 +271,11 @@ fn explicit_profile_takes_its_credentials_from_the_shared_files() {
         "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = d\n\n[dbs]\naws_access_key_id = AKIADBS\naws_secret_access_key = s\n",
     );
     s.write(".aws/config", "[profile dbs]\nregion = us-west-2\n");
-    let args = [
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-    ];
+    let args = [&["token"], &DB_ARGS[..]].concat();
     // The environment wins in the default chain...
-    let env = run(s.with_keys(&args).env("AWS_REGION", "us-east-1"));
+    let env = run(s
+        .with_keys(&args, AKID, SECRET)
+        .env("AWS_REGION", "us-east-1"));
     assert!(
         stdout(&env).contains("Credential=AKIDEXAMPLE%2F"),
         "{}",
@@ -449,14 +284,16 @@ fn explicit_profile_takes_its_credentials_from_the_shared_files() {
     // ...but an explicit profile uses that profile (as the AWS CLI does), and its region.
     let mut with_profile = args.to_vec();
     with_profile.extend(["--profile", "dbs"]);
-    let p = run(&mut s.with_keys(&with_profile));
+    let p = run(&mut s.with_keys(&with_profile, AKID, SECRET));
     assert!(
         stdout(&p).contains("Credential=AKIADBS%2F"),
         "{}",
         stderr(&p)
     );
     assert!(stdout(&p).contains("%2Fus-west-2%2F"));
-    let via_env = run(s.with_keys(&args).env("IAM_DB_AUTH_PROFILE", "dbs"));
+    let via_env = run(s
+        .with_keys(&args, AKID, SECRET)
+        .env("IAM_DB_AUTH_PROFILE", "dbs"));
     assert!(
         stdout(&via_env).contains("Credential=AKIADBS%2F"),
         "{}",
@@ -469,19 +306,7 @@ fn explicit_profile_takes_its_credentials_from_the_shared_files() {
         "{}",
         stderr(&default)
     );
-    let missing = run(&mut s.with_keys(&[
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-        "--region",
-        "us-east-1",
-        "--profile",
-        "nope",
-    ]));
+    let missing = run(&mut s.with_keys(&token_args(&["--profile", "nope"]), AKID, SECRET));
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("nope"), "{}", stderr(&missing));
 }
@@ -489,17 +314,7 @@ fn explicit_profile_takes_its_credentials_from_the_shared_files() {
 #[test]
 fn no_credentials_says_what_was_tried() {
     let s = Sandbox::new("nocreds");
-    let o = run(&mut s.cmd(&[
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-        "--region",
-        "us-east-1",
-    ]));
+    let o = run(&mut s.cmd(&token_args(&[])));
     assert_eq!(o.status.code(), Some(1));
     let msg = stderr(&o);
     assert!(msg.contains("no AWS credentials found"), "{msg}");
@@ -744,7 +559,7 @@ fn bad_input_gets_a_clear_error_and_exit_status() {
         (&["frobnicate"], 2, "frobnicate"),
     ];
     for (args, code, needle) in table {
-        let o = run(&mut s.with_keys(args));
+        let o = run(&mut s.with_keys(args, AKID, SECRET));
         assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(needle),
@@ -759,16 +574,20 @@ fn bad_input_gets_a_clear_error_and_exit_status() {
 fn invalid_utf8_arguments_are_refused_not_crashed_on() {
     use std::os::unix::ffi::OsStrExt as _;
     let s = Sandbox::new("utf8");
-    let mut c = s.with_keys(&[
-        "token",
-        "--port",
-        "5432",
-        "--user",
-        "u",
-        "--region",
-        "us-east-1",
-        "--host",
-    ]);
+    let mut c = s.with_keys(
+        &[
+            "token",
+            "--port",
+            "5432",
+            "--user",
+            "u",
+            "--region",
+            "us-east-1",
+            "--host",
+        ],
+        AKID,
+        SECRET,
+    );
     c.arg(std::ffi::OsStr::from_bytes(b"db\xff.example.com"));
     let o = run(&mut c);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -778,19 +597,7 @@ fn invalid_utf8_arguments_are_refused_not_crashed_on() {
 #[test]
 fn json_output_is_a_json_string() {
     let s = Sandbox::new("json");
-    let o = run(&mut s.with_keys(&[
-        "token",
-        "--host",
-        "db.internal",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-        "--region",
-        "us-east-1",
-        "--output",
-        "json",
-    ]));
+    let o = run(&mut s.with_keys(&token_args(&["--output", "json"]), AKID, SECRET));
     let text = stdout(&o);
     let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(
@@ -889,15 +696,19 @@ fn cache_kinds_need_a_region_and_verify() {
     let s = Sandbox::new("cache-kinds");
     let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
     // A cache name carries no region: without one configured, a clear error.
-    let o = run(&mut s.with_keys(&[
-        "token",
-        "--kind",
-        "memorydb",
-        "--host",
-        "my-cluster",
-        "--user",
-        "app",
-    ]));
+    let o = run(&mut s.with_keys(
+        &[
+            "token",
+            "--kind",
+            "memorydb",
+            "--host",
+            "my-cluster",
+            "--user",
+            "app",
+        ],
+        AKID,
+        SECRET,
+    ));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no AWS region"), "{}", stderr(&o));
     for (kind, extra) in [("memorydb", None), ("elasticache", Some("--serverless"))] {
@@ -913,7 +724,7 @@ fn cache_kinds_need_a_region_and_verify() {
             "eu-west-1",
         ];
         args.extend(extra);
-        let o = run(&mut s.with_keys(&args));
+        let o = run(&mut s.with_keys(&args, AKID, SECRET));
         assert!(o.status.success(), "{}", stderr(&o));
         let token = stdout(&o);
         assert!(token.starts_with("my-cache/?Action=connect&"), "{token}");
@@ -921,42 +732,25 @@ fn cache_kinds_need_a_region_and_verify() {
             token.contains("ResourceType=ServerlessCache"),
             extra.is_some()
         );
-        let mut c = s.cmd(&[
-            "verify",
-            "--kind",
-            kind,
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            "my-cache",
-            "--region",
-            "eu-west-1",
-            "--user",
-            "app",
-        ]);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(token.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run_with_stdin(
+            &mut s.verify_for(&keystore, "my-cache", "eu-west-1", "app", &["--kind", kind]),
+            token.as_bytes(),
+        );
         assert!(out.status.success(), "{kind}: {}", stderr(&out));
     }
     // DSQL: region from the endpoint; admin and custom roles verified against the right action.
-    let admin = run(&mut s.with_keys(&[
-        "dsql",
-        "generate-db-connect-admin-auth-token",
-        "--hostname",
-        "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
-        "--expires-in",
-        "604800",
-    ]));
+    let admin = run(&mut s.with_keys(
+        &[
+            "dsql",
+            "generate-db-connect-admin-auth-token",
+            "--hostname",
+            "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
+            "--expires-in",
+            "604800",
+        ],
+        AKID,
+        SECRET,
+    ));
     assert!(
         stdout(&admin).contains("Action=DbConnectAdmin&")
             && stdout(&admin).contains("%2Fus-east-2%2Fdsql%2F")
@@ -964,14 +758,18 @@ fn cache_kinds_need_a_region_and_verify() {
         "{}",
         stderr(&admin)
     );
-    let too_long = run(&mut s.with_keys(&[
-        "dsql",
-        "generate-db-connect-auth-token",
-        "--hostname",
-        "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
-        "--expires-in",
-        "604801",
-    ]));
+    let too_long = run(&mut s.with_keys(
+        &[
+            "dsql",
+            "generate-db-connect-auth-token",
+            "--hostname",
+            "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
+            "--expires-in",
+            "604801",
+        ],
+        AKID,
+        SECRET,
+    ));
     assert_eq!(too_long.status.code(), Some(1));
     assert!(stderr(&too_long).contains("1 to 604800"));
 }

@@ -10,10 +10,9 @@
 
 mod common;
 
-use common::{BIN, Sandbox, run, stderr};
+use common::{Sandbox, run, stderr, wrapped};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::Command;
 
 const AKID: &str = "AKIAPGPASSKILLTEST01";
 const SECRET: &str = "PgpassKillSecret/abcdefghijklmnopqrstuvwx+012";
@@ -35,52 +34,24 @@ fn listing(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
 /// Runs `pgpass` for db.internal under gdb with umask 000, stopping at the first system call
 /// matched by `catch` (gdb commands) and killing it there.
 fn kill_at(s: &Sandbox, file: &Path, catch: &[&str]) {
-    let mut gdb_args: Vec<String> = vec!["-q".into(), "-batch".into()];
-    for c in catch {
-        gdb_args.extend(["-ex".into(), c.to_string()]);
+    // sh sets the umask and execs the rest: gdb, its commands, then the helper.
+    let mut wrapper = vec![
+        "sh",
+        "-c",
+        "umask 000; exec \"$@\"",
+        "sh",
+        "gdb",
+        "-q",
+        "-batch",
+    ];
+    // Then run, and at the stop SIGKILL: nothing of the program runs after it.
+    for c in catch.iter().chain(&["run", "kill"]) {
+        wrapper.extend(["-ex", c]);
     }
-    gdb_args.extend(
-        [
-            "run", "kill", // SIGKILL at the stop: nothing of the program runs after it
-        ]
-        .iter()
-        .flat_map(|c| ["-ex".to_string(), c.to_string()]),
-    );
-    gdb_args.extend(
-        [
-            "--args",
-            BIN,
-            "pgpass",
-            "--host",
-            "db.internal",
-            "--port",
-            "5432",
-            "--user",
-            "app",
-            "--file",
-            file.to_str().unwrap(),
-        ]
-        .map(String::from),
-    );
-    let quoted: Vec<String> = gdb_args
-        .iter()
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect();
-    let mut c = s.cmd(&[]);
-    c.env("AWS_ACCESS_KEY_ID", AKID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("AWS_REGION", "us-east-1");
-    let mut sh = Command::new("sh");
-    sh.arg("-c")
-        .arg(format!("umask 000; exec gdb {}", quoted.join(" ")));
-    // The sandbox's environment, on the shell.
-    sh.env_clear();
-    for (k, v) in c.get_envs() {
-        if let Some(v) = v {
-            sh.env(k, v);
-        }
-    }
-    let o = sh.output().expect("run gdb (scripts/setup.sh installs it)");
+    wrapper.push("--args");
+    let o = wrapped(&wrapper, &s.pgpass(file, AKID, SECRET))
+        .output()
+        .expect("run gdb (scripts/setup.sh installs it)");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("Catchpoint") && out.contains("killed"),
@@ -129,21 +100,7 @@ fn killed_mid_write_the_token_stays_owner_only_and_the_next_run_cleans_up() {
     check_killed(&dir, &passfile, &before, true);
 
     // A normal run: the leftover is removed, the entry written, the file 0600.
-    let o = run(s
-        .cmd(&[
-            "pgpass",
-            "--host",
-            "db.internal",
-            "--port",
-            "5432",
-            "--user",
-            "app",
-            "--file",
-            passfile.to_str().unwrap(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", AKID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("AWS_REGION", "us-east-1"));
+    let o = run(&mut s.pgpass(&passfile, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     let files = listing(&dir);
     assert_eq!(files.len(), 1, "a temporary file was left: {files:?}");

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Sandbox, run, run_with_stdin, stderr, stdout};
+use common::{Sandbox, run, run_with_stdin, stderr, stdout, token_args};
 use iam_db_auth::secret::SecretString;
 use iam_db_auth::sign::{SigningCredentials, SigningKey};
 use iam_db_auth::verify::Keystore;
@@ -77,23 +77,11 @@ fn debug_of_every_credential_carrying_type_is_redacted() {
     assert_clean("aws_credential_types::Credentials", &format!("{sdk:?}"));
 }
 
-const TOKEN_ARGS: [&str; 9] = [
-    "token",
-    "--host",
-    "db.internal",
-    "--port",
-    "5432",
-    "--user",
-    "app",
-    "--region",
-    "us-east-1",
-];
-
 #[test]
 fn a_successful_run_with_debug_logging_logs_no_secret() {
     let s = Sandbox::new("secrets-ok");
     let o = run(s
-        .with_keys(&TOKEN_ARGS, AKID, SECRET)
+        .with_keys(&token_args(&[]), AKID, SECRET)
         .env("AWS_SESSION_TOKEN", SESSION)
         .env("IAM_DB_AUTH_LOG", "debug"));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -113,7 +101,7 @@ fn failing_with_files(
     let s = Sandbox::new(name);
     s.write(".aws/config", config);
     s.write(".aws/credentials", credentials);
-    let mut c = s.cmd(&TOKEN_ARGS);
+    let mut c = s.cmd(&token_args(&[]));
     c.env("IAM_DB_AUTH_LOG", "debug");
     for (k, v) in extra_env {
         c.env(k, v);
@@ -194,7 +182,7 @@ fn failing_credential_processes_never_have_their_keys_quoted() {
         let s = Sandbox::new(&format!("secrets-process-{i}"));
         let config = process_config(&s, json, 0);
         s.write(".aws/config", &config);
-        let o = run(s.cmd(&TOKEN_ARGS).env("IAM_DB_AUTH_LOG", "debug"));
+        let o = run(s.cmd(&token_args(&[])).env("IAM_DB_AUTH_LOG", "debug"));
         assert_eq!(o.status.code(), Some(1), "case {i}: {}", stderr(&o));
         assert_clean(&format!("credential_process case {i}"), &stderr(&o));
     }
@@ -208,23 +196,12 @@ fn a_failed_verification_quotes_neither_token_nor_keys() {
         &format!("{AKID} {SECRET}-but-another {SESSION}\n"),
     );
     let made = run(s
-        .with_keys(&TOKEN_ARGS, AKID, SECRET)
+        .with_keys(&token_args(&[]), AKID, SECRET)
         .env("AWS_SESSION_TOKEN", SESSION));
     assert!(made.status.success(), "{}", stderr(&made));
     let o = run_with_stdin(
-        s.cmd(&[
-            "verify",
-            "--keystore",
-            keystore.to_str().unwrap(),
-            "--endpoint",
-            "db.internal:5432",
-            "--region",
-            "us-east-1",
-            "--user",
-            "app",
-            "--verbose",
-        ])
-        .env("IAM_DB_AUTH_LOG", "debug"),
+        s.verify(&keystore, &["--verbose"])
+            .env("IAM_DB_AUTH_LOG", "debug"),
         stdout(&made).as_bytes(),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -241,20 +218,7 @@ fn a_failed_verification_quotes_neither_token_nor_keys() {
         "bad-keystore",
         &format!("{AKID} {SECRET} {SESSION} {SECRET}\n"),
     );
-    let o = run_with_stdin(
-        &mut s.cmd(&[
-            "verify",
-            "--keystore",
-            bad.to_str().unwrap(),
-            "--endpoint",
-            "db.internal:5432",
-            "--region",
-            "us-east-1",
-            "--user",
-            "app",
-        ]),
-        b"x",
-    );
+    let o = run_with_stdin(&mut s.verify(&bad, &[]), b"x");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_clean("keystore error", &stderr(&o));
 }

@@ -1,13 +1,21 @@
 //! A sandbox for running the real `iam-db-auth` binary: a private HOME with its own `.aws/`,
 //! no AWS or IAM_DB_AUTH settings from outside, the real metadata endpoint disabled. Shared by
-//! the integration tests that drive the CLI (bad_input.rs, secrets.rs).
+//! the integration tests that drive the CLI (cli.rs, bad_input.rs, secrets.rs, pgpass_kill.rs).
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_iam-db-auth");
+
+/// The database most tests sign for and verify against: db.internal:5432, user app.
+pub const DB_ARGS: [&str; 6] = ["--host", "db.internal", "--port", "5432", "--user", "app"];
+
+/// `token` for `DB_ARGS` in us-east-1 (what `Sandbox::verify` checks), `extra` after.
+pub fn token_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [&["token"], &DB_ARGS[..], &["--region", "us-east-1"], extra].concat()
+}
 
 pub struct Sandbox {
     pub home: PathBuf,
@@ -58,6 +66,63 @@ impl Sandbox {
             .env("AWS_SECRET_ACCESS_KEY", secret);
         c
     }
+
+    /// `verify` against `keystore` for a token for `endpoint`, `region` and `user`, with
+    /// `extra` arguments after those (the token goes on stdin: `run_with_stdin`).
+    pub fn verify_for(
+        &self,
+        keystore: &Path,
+        endpoint: &str,
+        region: &str,
+        user: &str,
+        extra: &[&str],
+    ) -> Command {
+        let mut args = vec![
+            "verify",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--endpoint",
+            endpoint,
+            "--region",
+            region,
+            "--user",
+            user,
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args)
+    }
+
+    /// `verify_for` the database of `token_args`: db.internal:5432, us-east-1, user app.
+    pub fn verify(&self, keystore: &Path, extra: &[&str]) -> Command {
+        self.verify_for(keystore, "db.internal:5432", "us-east-1", "app", extra)
+    }
+
+    /// `pgpass` for db.internal:5432 user app into `file`, with long-term keys and the region
+    /// (us-east-1) in the environment.
+    pub fn pgpass(&self, file: &Path, akid: &str, secret: &str) -> Command {
+        let args = [
+            &["pgpass"],
+            &DB_ARGS[..],
+            &["--file", file.to_str().unwrap()],
+        ]
+        .concat();
+        let mut c = self.with_keys(&args, akid, secret);
+        c.env("AWS_REGION", "us-east-1");
+        c
+    }
+}
+
+/// `inner` (a sandbox command) run by another program, `wrapper` (its program and arguments,
+/// followed by inner's program and arguments: setpriv, gdb --args, ...), with only the
+/// environment `inner` was given.
+pub fn wrapped(wrapper: &[&str], inner: &Command) -> Command {
+    let mut c = Command::new(wrapper[0]);
+    c.args(&wrapper[1..])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear()
+        .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    c
 }
 
 impl Drop for Sandbox {
