@@ -176,6 +176,94 @@ pub fn verify(
     keys: &Keystore,
     now: UtcSeconds,
 ) -> Result<Verified, Rejection> {
+    check(token, expect, keys, now).map_err(|why| Rejection(redact_session_token(token, why.0)))
+}
+
+/// The shortest run of a session token a rejection may not repeat, bytes.
+const SESSION_TOKEN_RUN: usize = 8;
+
+/// `message` with every run of at least [`SESSION_TOKEN_RUN`] bytes that also occurs in a
+/// session token the client sent replaced by `<redacted>`.
+///
+/// Rejections quote parts of a mangled token (80 bytes at most), and a mangled token can put
+/// its session token anywhere: a lost '=' makes `X-Amz-Security-TokenIQoJb3...` a parameter
+/// name, a lost '&' makes it part of the value before it (fuzz finding, `verify_bytes`: a
+/// session token spliced into a parameter name was quoted back). Session tokens are
+/// credentials, and rejections go to server logs.
+fn redact_session_token(token: &str, message: String) -> String {
+    let query = token.split_once("/?").map_or(token, |(_, q)| q);
+    // The value of every parameter that starts like the session token's, '=' or not, as
+    // sent and %-decoded.
+    let mut session_tokens: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for pair in query.split('&') {
+        if let Some(rest) = pair.strip_prefix("X-Amz-Security-Token") {
+            let raw = rest.strip_prefix('=').unwrap_or(rest).as_bytes();
+            session_tokens.push(Zeroizing::new(raw.to_vec()));
+            session_tokens.push(Zeroizing::new(percent_decode_lossy(raw)));
+        }
+    }
+    let bytes = message.as_bytes();
+    let mut secret = vec![false; bytes.len()];
+    for (start, window) in bytes.windows(SESSION_TOKEN_RUN).enumerate() {
+        let in_a_session_token = session_tokens
+            .iter()
+            .any(|t| t.windows(SESSION_TOKEN_RUN).any(|run| run == window));
+        if in_a_session_token {
+            secret[start..start + SESSION_TOKEN_RUN].fill(true);
+        }
+    }
+    if !secret.contains(&true) {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if !secret[at..at + c.len_utf8()].contains(&true) {
+            out.push(c);
+            continue;
+        }
+        while chars
+            .peek()
+            .is_some_and(|&(next, n)| secret[next..next + n.len_utf8()].contains(&true))
+        {
+            chars.next();
+        }
+        out.push_str("<redacted>");
+    }
+    let mut message = message;
+    message.zeroize();
+    out
+}
+
+/// %-decoding that never fails (a malformed escape stays as it is): for redaction only.
+fn percent_decode_lossy(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (raw[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn check(
+    token: &str,
+    expect: &Expectation<'_>,
+    keys: &Keystore,
+    now: UtcSeconds,
+) -> Result<Verified, Rejection> {
     if token.is_empty() {
         return reject("the password is empty, not a token");
     }
@@ -565,6 +653,71 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_token_moved_by_a_mangled_token_is_never_quoted() {
+        // Fuzz finding (verify_bytes): a session token spliced into a parameter name came back
+        // in "unexpected parameter '...'". Also a lost '=' or '&' around the session token.
+        let endpoints = vec!["db.example.com:5432".to_string()];
+        let expect = Expectation {
+            kind: TokenKind::Rds,
+            endpoints: &endpoints,
+            region: "us-east-1",
+            user: "u",
+        };
+        let keys = Keystore::default();
+        let now = UtcSeconds::from_unix(1_800_000_000);
+        let session = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+abc/def==";
+        let encoded = session
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D");
+        let rest = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20270115%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20270115T080000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        // (token, whether the rejection would quote the moved session token)
+        let cases = [
+            (
+                format!(
+                    "db.example.com:5432/?Action{session}=connect&DBUser=u&{rest}&X-Amz-Security-Token={encoded}"
+                ),
+                true,
+            ),
+            (
+                // A lost '=': refused before anything is quoted.
+                format!(
+                    "db.example.com:5432/?Action=connect&DBUser=u&{rest}&X-Amz-Security-Token{encoded}"
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "db.example.com:5432/?Action=connect{encoded}&DBUser=u&{rest}&X-Amz-Security-Token={encoded}"
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "db.example.com:5432/?Action=connect&DBUser=u{encoded}&{rest}&X-Amz-Security-Token={encoded}"
+                ),
+                true,
+            ),
+        ];
+        for (token, quotes_it) in cases {
+            let why = verify(&token, &expect, &keys, now).unwrap_err().0;
+            for text in [session, encoded.as_str()] {
+                for run in text.as_bytes().windows(SESSION_TOKEN_RUN) {
+                    let run = std::str::from_utf8(run).unwrap();
+                    assert!(!why.contains(run), "{why:?} repeats {run:?}");
+                }
+            }
+            assert_eq!(why.contains("<redacted>"), quotes_it, "{why}");
+        }
+        // Text that is not the session token's stays as it was.
+        let plain = format!(
+            "db.example.com:5432/?Action=connect&DBUser=u&Bogus=1&{rest}&X-Amz-Security-Token={encoded}"
+        );
+        let why = verify(&plain, &expect, &keys, now).unwrap_err().0;
+        assert_eq!(why, "the token has an unexpected parameter 'Bogus'");
+    }
 
     #[test]
     fn a_password_that_is_not_a_token_is_never_quoted_in_the_rejection() {
