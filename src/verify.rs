@@ -202,16 +202,32 @@ fn redact_session_token(token: &str, message: String) -> String {
             session_tokens.push(Zeroizing::new(percent_decode_lossy(raw)));
         }
     }
+    if session_tokens.is_empty() {
+        return message;
+    }
+    // The message's 8-byte windows (a few hundred) sorted by value; each window of the
+    // session tokens (up to 16 KB) is looked up there: linear in the token's length.
     let bytes = message.as_bytes();
+    let window_value = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+    let mut windows: Vec<(u64, usize)> = bytes
+        .windows(SESSION_TOKEN_RUN)
+        .enumerate()
+        .map(|(at, w)| (window_value(w), at))
+        .collect();
+    windows.sort_unstable();
     let mut secret = vec![false; bytes.len()];
-    for (start, window) in bytes.windows(SESSION_TOKEN_RUN).enumerate() {
-        let in_a_session_token = session_tokens
-            .iter()
-            .any(|t| t.windows(SESSION_TOKEN_RUN).any(|run| run == window));
-        if in_a_session_token {
-            secret[start..start + SESSION_TOKEN_RUN].fill(true);
+    for run in session_tokens
+        .iter()
+        .flat_map(|t| t.windows(SESSION_TOKEN_RUN))
+    {
+        let value = window_value(run);
+        let first = windows.partition_point(|&(v, _)| v < value);
+        for &(_, at) in windows[first..].iter().take_while(|&&(v, _)| v == value) {
+            secret[at..at + SESSION_TOKEN_RUN].fill(true);
         }
     }
+    // The windows may hold fragments of a session token the message quoted.
+    windows.iter_mut().for_each(|(value, _)| value.zeroize());
     if !secret.contains(&true) {
         return message;
     }
