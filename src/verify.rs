@@ -670,10 +670,8 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_session_token_moved_by_a_mangled_token_is_never_quoted() {
-        // Fuzz finding (verify_bytes): a session token spliced into a parameter name came back
-        // in "unexpected parameter '...'". Also a lost '=' or '&' around the session token.
+    /// Why a server for user `u` at db.example.com:5432 (us-east-1) with no keys refuses `token`.
+    fn rejection(token: &str) -> String {
         let endpoints = vec!["db.example.com:5432".to_string()];
         let expect = Expectation {
             kind: TokenKind::Rds,
@@ -681,8 +679,16 @@ mod tests {
             region: "us-east-1",
             user: "u",
         };
-        let keys = Keystore::default();
         let now = UtcSeconds::from_unix(1_800_000_000);
+        verify(token, &expect, &Keystore::default(), now)
+            .unwrap_err()
+            .0
+    }
+
+    #[test]
+    fn a_session_token_moved_by_a_mangled_token_is_never_quoted() {
+        // Fuzz finding (verify_bytes): a session token spliced into a parameter name came back
+        // in "unexpected parameter '...'". Also a lost '=' or '&' around the session token.
         let session = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+abc/def==";
         let encoded = session
             .replace('/', "%2F")
@@ -718,7 +724,7 @@ mod tests {
             ),
         ];
         for (token, quotes_it) in cases {
-            let why = verify(&token, &expect, &keys, now).unwrap_err().0;
+            let why = rejection(&token);
             for text in [session, encoded.as_str()] {
                 for run in text.as_bytes().windows(SESSION_TOKEN_RUN) {
                     let run = std::str::from_utf8(run).unwrap();
@@ -731,21 +737,12 @@ mod tests {
         let plain = format!(
             "db.example.com:5432/?Action=connect&DBUser=u&Bogus=1&{rest}&X-Amz-Security-Token={encoded}"
         );
-        let why = verify(&plain, &expect, &keys, now).unwrap_err().0;
+        let why = rejection(&plain);
         assert_eq!(why, "the token has an unexpected parameter 'Bogus'");
     }
 
     #[test]
     fn a_password_that_is_not_a_token_is_never_quoted_in_the_rejection() {
-        let endpoints = vec!["db.example.com:5432".to_string()];
-        let expect = Expectation {
-            kind: TokenKind::Rds,
-            endpoints: &endpoints,
-            region: "us-east-1",
-            user: "u",
-        };
-        let keys = Keystore::default();
-        let now = UtcSeconds::from_unix(1_800_000_000);
         for password in [
             "hunter2",
             "hunter2/?",
@@ -754,7 +751,7 @@ mod tests {
             "hunter2/?X-Amz-Signature=hunter2",
             "hunter2:5432/?hunter2=1&X-Amz-Credential=hunter2",
         ] {
-            let why = verify(password, &expect, &keys, now).unwrap_err().0;
+            let why = rejection(password);
             assert!(why.starts_with("not a token"), "{password:?}: {why}");
             assert!(!why.contains("hunter2"), "{password:?} quoted: {why}");
         }
@@ -764,15 +761,6 @@ mod tests {
     fn rejections_quote_at_most_a_short_prefix_of_what_the_token_says() {
         // Review finding: a 16 KB token's endpoint, parameter names or values came back whole
         // in the rejection, which goes to server logs.
-        let endpoints = vec!["db.example.com:5432".to_string()];
-        let expect = Expectation {
-            kind: TokenKind::Rds,
-            endpoints: &endpoints,
-            region: "us-east-1",
-            user: "u",
-        };
-        let keys = Keystore::default();
-        let now = UtcSeconds::from_unix(1_800_000_000);
         let long = "x".repeat(15_000);
         let tail = "X-Amz-Credential=k&X-Amz-Signature=s";
         for token in [
@@ -788,7 +776,7 @@ mod tests {
             ),
             format!("db.example.com:5432/?{}=1&{tail}", "%".repeat(15_000)),
         ] {
-            let why = verify(&token, &expect, &keys, now).unwrap_err().0;
+            let why = rejection(&token);
             assert!(why.len() < 400, "{} bytes: {}", why.len(), &why[..200]);
         }
     }
