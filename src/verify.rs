@@ -199,7 +199,7 @@ fn redact_session_token(token: &str, message: String) -> String {
         if let Some(rest) = pair.strip_prefix("X-Amz-Security-Token") {
             let raw = rest.strip_prefix('=').unwrap_or(rest).as_bytes();
             session_tokens.push(Zeroizing::new(raw.to_vec()));
-            session_tokens.push(Zeroizing::new(percent_decode_lossy(raw)));
+            session_tokens.push(Zeroizing::new(decode_percent_escapes(raw).0));
         }
     }
     if session_tokens.is_empty() {
@@ -248,29 +248,6 @@ fn redact_session_token(token: &str, message: String) -> String {
     }
     let mut message = message;
     message.zeroize();
-    out
-}
-
-/// %-decoding that never fails (a malformed escape stays as it is): for redaction only.
-fn percent_decode_lossy(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let hex = raw
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (raw[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
     out
 }
 
@@ -636,28 +613,41 @@ fn check_encoding(raw: &str) -> Result<(), BadEncoding> {
 /// Decodes `%XX` escapes (the input is known to be canonically encoded). The output buffer is
 /// sized up front and never grows, so a secret value leaves no copy behind.
 fn percent_decode(text: &str) -> Result<String, Rejection> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(b) => out.push(b),
-                None => return reject("the token has a malformed %-escape"),
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let (mut bytes, well_formed) = decode_percent_escapes(text.as_bytes());
+    if !well_formed {
+        bytes.zeroize();
+        return reject("the token has a malformed %-escape");
     }
-    String::from_utf8(out).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         e.into_bytes().zeroize();
         Rejection("the token has a %-escape that is not UTF-8".into())
     })
+}
+
+/// `raw` with its %-escapes decoded, and whether all of them were well formed (a malformed
+/// one is kept as it is: the redaction of rejections decodes whatever a client sent).
+fn decode_percent_escapes(raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut well_formed = true;
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (raw[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                well_formed &= b != b'%';
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    (out, well_formed)
 }
 
 /// Text from a token, as a rejection quotes it: at most 80 bytes, escaped (a token is at most
