@@ -77,7 +77,8 @@ running_pid() {
   if standin_pid_is "$pid" "--datadir=$DATA"; then printf '%s' "$pid"; else return 1; fi
 }
 
-admin() { mariadb --no-defaults --socket="$SOCKET" -uroot --batch "$@"; }
+# Bounded: a server that cannot write (a full disk) waits for space instead of failing.
+admin() { timeout 60 mariadb --no-defaults --socket="$SOCKET" -uroot --batch "$@"; }
 
 write_pam_service() {
   # "[...]" is PAM's quoting for one argument (a "]" inside is written "\]"): it carries the
@@ -117,9 +118,9 @@ start() {
   if [[ ! -d "$DATA/mysql" ]]; then
     say "initialising MariaDB data dir $DATA"
     rm -rf "$DATA"
-    mariadb-install-db --no-defaults --datadir="$DATA" --user=root --skip-test-db \
+    timeout 180 mariadb-install-db --no-defaults --datadir="$DATA" --user=root --skip-test-db \
       --auth-root-authentication-method=socket >"$INSTANCE/log/install.log" 2>&1 ||
-      die "mariadb-install-db failed; see $INSTANCE/log/install.log"
+      { rm -rf "$DATA"; die "mariadb-install-db failed or took over 180 s (disk full?): $(df -h "$INSTANCE" | tail -n 1); see $INSTANCE/log/install.log"; }
   fi
   rm -f "$SOCKET" "$PIDFILE"
   # setsid: the server outlives this script and is not in the caller's process group.
@@ -130,13 +131,14 @@ start() {
     --ssl-ca="$STANDIN_CA" --ssl-cert="$STANDIN_TLS/server.pem" --ssl-key="$STANDIN_TLS/server.key" \
     --innodb-buffer-pool-size=32M --performance-schema=OFF --max-connections=200 \
     </dev/null >>"$INSTANCE/log/stdout.log" 2>&1 &
-  local launched=$! i
-  for ((i = 0; i < 600; i++)); do
-    if [[ -S "$SOCKET" ]] && admin -e "SELECT 1" >/dev/null 2>&1; then break; fi
+  local launched=$! deadline=$((SECONDS + 60)) up=""
+  while ((SECONDS < deadline)); do
+    if [[ -S "$SOCKET" ]] && timeout 5 mariadb --no-defaults --socket="$SOCKET" -uroot \
+      --batch -e "SELECT 1" >/dev/null 2>&1; then up=1; break; fi
     kill -0 "$launched" 2>/dev/null || { tail -n 20 "$LOG" >&2; die "mariadbd exited during start; see $LOG"; }
     sleep 0.1
   done
-  ((i < 600)) || { standin_kill "$launched" 5; die "mariadbd did not answer within 60 s; see $LOG"; }
+  [[ -n "$up" ]] || { standin_kill "$launched" 5; die "mariadbd did not answer within 60 s; see $LOG"; }
   setup_sql | admin || { standin_kill "$launched" 10; die "setting up users failed"; }
   say "mariadb stand-in running (pid $launched, port $PORT, PAM service $SERVICE)"
 }
