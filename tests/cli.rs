@@ -90,6 +90,29 @@ fn session_token_is_signed_and_encoded_as_botocore_does() {
 }
 
 #[test]
+fn empty_profile_and_signing_host_mean_not_given() {
+    // `IAM_DB_AUTH_PROFILE=` left in an environment, or `--signing-host ""` from a script that
+    // had nothing to fill in: the default chain and --host, not a profile named "" (no such
+    // profile: an error) nor a token signed for an empty host.
+    let s = Sandbox::new("empty-flags");
+    let plain = run(&mut s.with_keys(&token_args(&[]), AKID, SECRET));
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let empty = run(s
+        .with_keys(&token_args(&["--signing-host", ""]), AKID, SECRET)
+        .env("IAM_DB_AUTH_PROFILE", ""));
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    let (host, port) = (DB_ARGS[1], DB_ARGS[3]);
+    assert!(stdout(&empty).starts_with(&format!("{host}:{port}/?Action=connect&")));
+    let named = run(s
+        .with_keys(&token_args(&[]), AKID, SECRET)
+        .env("IAM_DB_AUTH_PROFILE", "nosuch"));
+    assert!(
+        !named.status.success(),
+        "a named profile that does not exist is an error"
+    );
+}
+
+#[test]
 fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
     let s = Sandbox::new("verify");
     let keystore = s.write("keystore", &format!("# test keys\n{AKID} {SECRET}\n"));

@@ -1,6 +1,7 @@
 //! `iam-db-auth dsql generate-db-connect-auth-token` and `generate-db-connect-admin-auth-token`:
 //! the AWS CLI's Aurora DSQL commands, same names and flags.
 
+use super::given;
 use super::token::{parse_time, print_token};
 use clap::{Args, Subcommand};
 use iam_db_auth::config;
@@ -53,7 +54,7 @@ pub fn run(command: &DsqlCommand) -> ExitCode {
         region: args.region.as_deref(),
         signing_host: None,
         signing_port: None,
-        profile: args.profile.as_deref().filter(|p| !p.is_empty()),
+        profile: given(&args.profile),
         expires_in: args.expires_in,
         serverless: false,
         use_cache: true,

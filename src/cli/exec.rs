@@ -11,8 +11,8 @@
 //! `timeout`).
 
 use super::login_kind::LoginKind;
-use super::print_error;
 use super::signals::{self, Blocked};
+use super::{given, print_error};
 use clap::{Args, ValueEnum};
 use iam_db_auth::config;
 use iam_db_auth::{TokenKind, TokenRequest};
@@ -131,11 +131,7 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         }
     };
     let port = args.port.unwrap_or(args.engine.default_port());
-    let signing_host = args
-        .signing_host
-        .as_deref()
-        .filter(|h| !h.is_empty())
-        .unwrap_or(&args.host);
+    let signing_host = given(&args.signing_host).unwrap_or(&args.host);
     let kind = match (args.engine, args.kind) {
         (Engine::Mysql, LoginKind::Dsql) => {
             print_error(
@@ -149,8 +145,8 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     let request = TokenRequest {
         kind,
         region: args.region.as_deref(),
-        profile: args.profile.as_deref().filter(|p| !p.is_empty()),
-        signing_host: args.signing_host.as_deref().filter(|h| !h.is_empty()),
+        profile: given(&args.profile),
+        signing_host: given(&args.signing_host),
         signing_port: args.signing_port,
         ..TokenRequest::new(&args.host, port, &args.user)
     };

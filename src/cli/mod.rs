@@ -100,3 +100,9 @@ pub fn run() -> ExitCode {
 pub fn print_error(message: impl std::fmt::Display) {
     eprintln!("iam-db-auth: error: {message}");
 }
+
+/// A flag's value, unless it is empty: `IAM_DB_AUTH_PROFILE=` in the environment, or
+/// `--profile ""` from a script, means "not given", as for the AWS CLI.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}

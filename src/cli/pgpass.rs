@@ -8,7 +8,7 @@
 use super::login_kind::LoginKind;
 use super::passfile::{Editing, FileError, default_path};
 use super::signals::{self, Blocked};
-use super::{EXIT_FAILURE, EXIT_USAGE, libpq_probe, print_error};
+use super::{EXIT_FAILURE, EXIT_USAGE, given, libpq_probe, print_error};
 use clap::Args;
 use iam_db_auth::config;
 use iam_db_auth::pgpass::{
@@ -121,7 +121,7 @@ impl Target {
 
     /// Fills what the spec left unset from the command line's shared settings.
     fn with_defaults(mut self, args: &PgpassArgs) -> Target {
-        let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let non_empty = |v: &Option<String>| given(v).map(str::to_owned);
         self.region = self.region.or_else(|| non_empty(&args.region));
         self.profile = self.profile.or_else(|| non_empty(&args.profile));
         self.signing_host = self.signing_host.or_else(|| non_empty(&args.signing_host));

@@ -1,6 +1,6 @@
 //! `iam-db-auth token` (and `rds generate-db-auth-token`): print one token.
 
-use super::{EXIT_FAILURE, EXIT_USAGE, print_error};
+use super::{EXIT_FAILURE, EXIT_USAGE, given, print_error};
 use clap::Args;
 use iam_db_auth::config;
 use iam_db_auth::secret::SecretString;
@@ -84,9 +84,9 @@ pub fn run(args: &TokenArgs) -> ExitCode {
         port: args.port.unwrap_or(0),
         user,
         region: args.region.as_deref(),
-        signing_host: args.signing_host.as_deref().filter(|h| !h.is_empty()),
+        signing_host: given(&args.signing_host),
         signing_port: args.signing_port,
-        profile: args.profile.as_deref().filter(|p| !p.is_empty()),
+        profile: given(&args.profile),
         expires_in: args.expires_in,
         serverless: args.serverless,
         use_cache: true,
