@@ -102,7 +102,7 @@ pub fn print_error(message: impl std::fmt::Display) {
 }
 
 /// A flag's value, unless it is empty: `IAM_DB_AUTH_PROFILE=` in the environment, or
-/// `--profile ""` from a script, means "not given", as for the AWS CLI.
+/// `--profile ""` from a script with nothing to fill in, means "not given".
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())
 }
