@@ -285,6 +285,32 @@ n="$(grep -c "updated localhost:$PORT:\*:$PGUSER_IAM" "$T/watch.log")"
 ((n >= 1)) && ok "the watcher logs each refresh ($n updates)" || not_ok "the watcher logs each refresh" "$(cat "$T/watch.log")"
 grep -q "X-Amz-Signature" "$T/watch.log" && not_ok "the watcher's log holds no token" || ok "the watcher's log holds no token"
 
+say "--watch refreshes every entry at once on SIGHUP"
+PASSFILE="$T/pgpass.hup"
+start_bg "$T/hup.log" with_demo_key -- "$BIN" pgpass --watch --refresh-every 10m \
+  --host localhost --port "$PORT" --user "$PGUSER_IAM" --file "$PASSFILE"
+HUP_PID="$BG_PID"
+if wait_for "[[ -s $PASSFILE ]]" 10; then
+  first_date="$(our_line "$PASSFILE" | grep -ao 'X-Amz-Date=[0-9TZ]*')"
+  sleep 1.1  # a token signed in the same second would be the same token
+  kill -HUP "$HUP_PID"
+  if wait_for '[[ "$(our_line "$PASSFILE" | grep -ao "X-Amz-Date=[0-9TZ]*")" > "$first_date" ]]' 10; then
+    ok "SIGHUP: a newer token within 10 s, 10 minutes before the next scheduled refresh"
+    out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
+    check "psql logs in with the token SIGHUP made" "$PGUSER_IAM" "$out"
+  else
+    not_ok "SIGHUP: a newer token within 10 s" "$(cat "$T/hup.log")"
+  fi
+  kill -0 "$HUP_PID" 2>/dev/null && ok "the watcher keeps running after SIGHUP" ||
+    not_ok "the watcher keeps running after SIGHUP" "$(cat "$T/hup.log")"
+  grep -q "refreshing every entry now (SIGHUP)" "$T/hup.log" && ok "the watcher logs the SIGHUP refresh" ||
+    not_ok "the watcher logs the SIGHUP refresh" "$(cat "$T/hup.log")"
+else
+  not_ok "the SIGHUP watcher wrote the passfile" "$(cat "$T/hup.log")"
+fi
+kill -TERM "$HUP_PID"
+wait_for "! kill -0 $HUP_PID 2>/dev/null" 10 || not_ok "the SIGHUP watcher stops on SIGTERM"
+
 say "--watch retries credential failures with backoff while the entry is valid"
 # Credentials from a credential_process that fails while $T/outage exists.
 cat >"$T/creds.sh" <<EOF

@@ -70,7 +70,8 @@ pub struct PgpassArgs {
     /// (the admin token for user admin) and RDS otherwise
     #[arg(long, value_enum, default_value = "auto")]
     kind: LoginKind,
-    /// Keep every entry fresh until SIGINT or SIGTERM
+    /// Keep every entry fresh until SIGINT or SIGTERM; SIGHUP refreshes every entry at once
+    /// (after `aws sso login` or a key rotation, or when another program rewrote the file)
     #[arg(long)]
     watch: bool,
     /// With --watch: how often to replace the tokens (e.g. 300, 90s, 5m; at most 10m). The
@@ -466,7 +467,7 @@ fn check_system_libpq(log: &Log) {
 pub fn run(args: &PgpassArgs) -> ExitCode {
     // Before anything starts a thread (see `signals`).
     let blocked = if args.watch {
-        match Blocked::block(&[libc::SIGINT, libc::SIGTERM]) {
+        match Blocked::block(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]) {
             Ok(b) => Some(b),
             Err(e) => {
                 print_error(format!("cannot block signals: {e}"));
@@ -617,6 +618,12 @@ fn watch(
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);
         if let Some(caught) = blocked.wait(wait) {
+            if caught.signal == libc::SIGHUP {
+                log.info("refreshing every entry now (SIGHUP)");
+                let now = SystemTime::now();
+                slots.iter_mut().for_each(|slot| slot.due = now);
+                continue;
+            }
             log.info(&format!(
                 "stopping on {}; the entries stay in {} until their tokens expire",
                 signals::name(caught.signal),
