@@ -285,10 +285,11 @@ n="$(grep -c "updated localhost:$PORT:\*:$PGUSER_IAM" "$T/watch.log")"
 ((n >= 1)) && ok "the watcher logs each refresh ($n updates)" || not_ok "the watcher logs each refresh" "$(cat "$T/watch.log")"
 grep -q "X-Amz-Signature" "$T/watch.log" && not_ok "the watcher's log holds no token" || ok "the watcher's log holds no token"
 
-say "--watch refreshes every entry at once on SIGHUP"
+say "--watch on SIGHUP: reads the targets again and refreshes every entry at once"
 PASSFILE="$T/pgpass.hup"
+echo "host=localhost port=$PORT user=$PGUSER_IAM" >"$T/hup.targets"
 start_bg "$T/hup.log" with_demo_key -- "$BIN" pgpass --watch --refresh-every 10m \
-  --host localhost --port "$PORT" --user "$PGUSER_IAM" --file "$PASSFILE"
+  --targets-file "$T/hup.targets" --file "$PASSFILE"
 HUP_PID="$BG_PID"
 if wait_for "[[ -s $PASSFILE ]]" 10; then
   first_date="$(our_line "$PASSFILE" | grep -ao 'X-Amz-Date=[0-9TZ]*')"
@@ -301,15 +302,28 @@ if wait_for "[[ -s $PASSFILE ]]" 10; then
   else
     not_ok "SIGHUP: a newer token within 10 s" "$(cat "$T/hup.log")"
   fi
-  kill -0 "$HUP_PID" 2>/dev/null && ok "the watcher keeps running after SIGHUP" ||
-    not_ok "the watcher keeps running after SIGHUP" "$(cat "$T/hup.log")"
-  grep -q "refreshing every entry now (SIGHUP)" "$T/hup.log" && ok "the watcher logs the SIGHUP refresh" ||
+  grep -q "SIGHUP: refreshing every entry now (1 target)" "$T/hup.log" && ok "the watcher logs the SIGHUP refresh" ||
     not_ok "the watcher logs the SIGHUP refresh" "$(cat "$T/hup.log")"
+  echo "host=localhost port=$PORT user=$PGUSER_IAM dbname=reloaded" >>"$T/hup.targets"
+  kill -HUP "$HUP_PID"
+  if wait_for "grep -aq '^localhost:$PORT:reloaded:$PGUSER_IAM:' $PASSFILE" 10; then
+    ok "SIGHUP: a target added to the targets file gets its entry"
+  else
+    not_ok "SIGHUP: a target added to the targets file gets its entry" "$(cat "$T/hup.log")"
+  fi
+  echo "host= port=banana" >"$T/hup.targets"
+  kill -HUP "$HUP_PID"
+  if wait_for "grep -q 'keeping the old targets' $T/hup.log" 10 && kill -0 "$HUP_PID" 2>/dev/null; then
+    ok "SIGHUP with a broken targets file: a warning, the old targets kept, still running"
+  else
+    not_ok "SIGHUP with a broken targets file: a warning, the old targets kept" "$(cat "$T/hup.log")"
+  fi
 else
   not_ok "the SIGHUP watcher wrote the passfile" "$(cat "$T/hup.log")"
 fi
 kill -TERM "$HUP_PID"
-wait_for "! kill -0 $HUP_PID 2>/dev/null" 10 || not_ok "the SIGHUP watcher stops on SIGTERM"
+wait_for "! kill -0 $HUP_PID 2>/dev/null" 10 && ok "the SIGHUP watcher stops on SIGTERM" ||
+  not_ok "the SIGHUP watcher stops on SIGTERM" "$(cat "$T/hup.log")"
 
 say "--watch retries credential failures with backoff while the entry is valid"
 # Credentials from a credential_process that fails while $T/outage exists.

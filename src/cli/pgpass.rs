@@ -70,8 +70,8 @@ pub struct PgpassArgs {
     /// (the admin token for user admin) and RDS otherwise
     #[arg(long, value_enum, default_value = "auto")]
     kind: LoginKind,
-    /// Keep every entry fresh until SIGINT or SIGTERM; SIGHUP refreshes every entry at once
-    /// (after `aws sso login` or a key rotation, or when another program rewrote the file)
+    /// Keep every entry fresh until SIGINT or SIGTERM; SIGHUP reads the targets files again
+    /// and refreshes every entry at once
     #[arg(long)]
     watch: bool,
     /// With --watch: how often to replace the tokens (e.g. 300, 90s, 5m; at most 10m). The
@@ -498,7 +498,7 @@ pub fn run(args: &PgpassArgs) -> ExitCode {
     check_system_libpq(&log);
     match blocked {
         None => once(&path, &targets, &log),
-        Some(blocked) => watch(&path, &targets, args.refresh_every, &blocked, &log),
+        Some(blocked) => watch(args, &path, &targets, &blocked, &log),
     }
 }
 
@@ -553,49 +553,20 @@ struct Slot {
 }
 
 fn watch(
+    args: &PgpassArgs,
     path: &Path,
     targets: &[Target],
-    every: Duration,
     blocked: &Blocked,
     log: &Log,
 ) -> ExitCode {
-    // What is already in the file: a valid token there lets the first refresh be retried.
-    let existing = Editing::begin(path)
-        .and_then(|e| e.read())
-        .map_err(|e| e.to_string())
-        .and_then(|s| Passfile::parse(&s.contents).map_err(|e| e.to_string()));
-    let existing = match existing {
-        Ok(p) => p,
+    let every = args.refresh_every;
+    let mut slots = match schedule(path, targets) {
+        Ok(slots) => slots,
         Err(e) => {
-            print_error(format!("{}: {e}", path.display()));
+            print_error(e);
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let start = SystemTime::now();
-    let mut slots: Vec<Slot> = Vec::with_capacity(targets.len());
-    for target in targets {
-        let key = match target.key() {
-            Ok(k) => k,
-            Err(e) => {
-                print_error(e);
-                return ExitCode::from(EXIT_USAGE);
-            }
-        };
-        let valid_until = existing
-            .entry_password(&key)
-            .and_then(|p| token_expiry(&p))
-            .map(UtcSeconds::to_system_time)
-            .filter(|t| *t > start);
-        slots.push(Slot {
-            target: target.clone(),
-            key,
-            valid_until,
-            due: start,
-            failures: 0,
-            shadows: None,
-        });
-    }
-    drop(existing);
     log.info(&format!(
         "keeping {} entr{} fresh in {}, every {} s",
         slots.len(),
@@ -617,21 +588,64 @@ fn watch(
         let wait = next
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);
-        if let Some(caught) = blocked.wait(wait) {
-            if caught.signal == libc::SIGHUP {
-                log.info("refreshing every entry now (SIGHUP)");
-                let now = SystemTime::now();
-                slots.iter_mut().for_each(|slot| slot.due = now);
-                continue;
+        let Some(caught) = blocked.wait(wait) else {
+            continue;
+        };
+        if caught.signal == libc::SIGHUP {
+            // A reload: the targets again (a targets file may have changed), all due now. A
+            // targets file that no longer parses keeps the old targets: the watcher goes on.
+            match collect_targets(args).and_then(|targets| schedule(path, &targets)) {
+                Ok(new) => {
+                    log.info(&format!(
+                        "SIGHUP: refreshing every entry now ({} target{})",
+                        new.len(),
+                        if new.len() == 1 { "" } else { "s" }
+                    ));
+                    slots = new;
+                }
+                Err(e) => {
+                    log.warn(&format!("SIGHUP: {e}; keeping the old targets"));
+                    slots.iter_mut().for_each(|slot| slot.due = now);
+                }
             }
-            log.info(&format!(
-                "stopping on {}; the entries stay in {} until their tokens expire",
-                signals::name(caught.signal),
-                path.display()
-            ));
-            return ExitCode::SUCCESS;
+            continue;
         }
+        log.info(&format!(
+            "stopping on {}; the entries stay in {} until their tokens expire",
+            signals::name(caught.signal),
+            path.display()
+        ));
+        return ExitCode::SUCCESS;
     }
+}
+
+/// A slot per target, all due now; a valid token already in the file counts, so the first
+/// refresh can be retried while it lasts.
+fn schedule(path: &Path, targets: &[Target]) -> Result<Vec<Slot>, String> {
+    let existing = Editing::begin(path)
+        .and_then(|e| e.read())
+        .map_err(|e| e.to_string())
+        .and_then(|s| Passfile::parse(&s.contents).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let start = SystemTime::now();
+    let mut slots: Vec<Slot> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let key = target.key()?;
+        let valid_until = existing
+            .entry_password(&key)
+            .and_then(|p| token_expiry(&p))
+            .map(UtcSeconds::to_system_time)
+            .filter(|t| *t > start);
+        slots.push(Slot {
+            target: target.clone(),
+            key,
+            valid_until,
+            due: start,
+            failures: 0,
+            shadows: None,
+        });
+    }
+    Ok(slots)
 }
 
 /// Refreshes the due slots; schedules their next refresh or retry. Err when giving up.
