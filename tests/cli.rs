@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{DB_ARGS, Sandbox, run, run_with_stdin, token_args};
+use common::{DB_ARGS, Sandbox, args, run, run_with_stdin, token_args};
 use std::process::Output;
 
 // The botocore example keys: the byte-for-byte vectors are signed with them.
@@ -23,22 +23,13 @@ fn stderr(o: &Output) -> String {
 const BOTOCORE_BASIC: &str = "mydb.123456789012.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260102%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=fafff7935111cbb54ca90bede42d353f425f273545c60a8050866bedd9775508";
 
 /// The command line of the botocore vectors (with the example keys; the region from the host).
-const BOTOCORE_ARGS: [&str; 9] = [
-    "token",
-    "--host",
-    "mydb.123456789012.us-east-1.rds.amazonaws.com",
-    "--port",
-    "5432",
-    "--user",
-    "app_user",
-    "--signing-time",
-    "2026-01-02T03:04:05Z",
-];
+const BOTOCORE_LINE: &str = "token --host mydb.123456789012.us-east-1.rds.amazonaws.com \
+    --port 5432 --user app_user --signing-time 2026-01-02T03:04:05Z";
 
 #[test]
 fn token_with_signing_time_is_the_botocore_token_byte_for_byte() {
     let s = Sandbox::new("vector");
-    let o = run(&mut s.with_keys(&BOTOCORE_ARGS, AKID, SECRET));
+    let o = run(&mut s.with_keys(&args(BOTOCORE_LINE), AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
 }
@@ -46,24 +37,11 @@ fn token_with_signing_time_is_the_botocore_token_byte_for_byte() {
 #[test]
 fn aws_cli_command_line_works_by_changing_the_program_name() {
     let s = Sandbox::new("awscli");
-    let o = run(&mut s.with_keys(
-        &[
-            "rds",
-            "generate-db-auth-token",
-            "--hostname",
-            "mydb.123456789012.us-east-1.rds.amazonaws.com",
-            "--port",
-            "5432",
-            "--region",
-            "us-east-1",
-            "--username",
-            "app_user",
-            "--signing-time",
-            "2026-01-02T03:04:05Z",
-        ],
-        AKID,
-        SECRET,
-    ));
+    let aws_cli = args(
+        "rds generate-db-auth-token --hostname mydb.123456789012.us-east-1.rds.amazonaws.com \
+         --port 5432 --region us-east-1 --username app_user --signing-time 2026-01-02T03:04:05Z",
+    );
+    let o = run(&mut s.with_keys(&aws_cli, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), format!("{BOTOCORE_BASIC}\n"));
 }
@@ -72,7 +50,7 @@ fn aws_cli_command_line_works_by_changing_the_program_name() {
 fn session_token_is_signed_and_encoded_as_botocore_does() {
     // The "botocore-b64-session-token" vector: a session token full of '/', '+' and '='.
     let s = Sandbox::new("session");
-    let o = run(s.with_keys(&BOTOCORE_ARGS, AKID, SECRET).env(
+    let o = run(s.with_keys(&args(BOTOCORE_LINE), AKID, SECRET).env(
         "AWS_SESSION_TOKEN",
         "FwoGZXIvYXdzEJr//////////wEaDH+abc/def+ghi==",
     ));
@@ -117,17 +95,7 @@ fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
     let s = Sandbox::new("verify");
     let keystore = s.write("keystore", &format!("# test keys\n{AKID} {SECRET}\n"));
     let o = run(&mut s.with_keys(
-        &[
-            "token",
-            "--host",
-            "db.internal",
-            "--port",
-            "3306",
-            "--user",
-            "app",
-            "--region",
-            "eu-west-1",
-        ],
+        &args("token --host db.internal --port 3306 --user app --region eu-west-1"),
         AKID,
         SECRET,
     ));
@@ -184,22 +152,11 @@ fn exact_stdin_takes_the_password_as_sent_so_a_trailing_newline_is_refused() {
 fn signing_host_override_signs_for_the_real_endpoint() {
     let s = Sandbox::new("signing-host");
     // A tunnel on this host to the real endpoint.
-    let tunnel = [
-        "token",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "13306",
-        "--user",
-        "app",
-    ];
-    let mut signing = tunnel.to_vec();
-    signing.extend([
-        "--signing-host",
-        "prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com",
-        "--signing-port",
-        "3306",
-    ]);
+    let tunnel = args("token --host 127.0.0.1 --port 13306 --user app");
+    let mut signing = tunnel.clone();
+    signing.extend(args(
+        "--signing-host prod.cluster-c9akciq32.eu-central-1.rds.amazonaws.com --signing-port 3306",
+    ));
     let o = run(&mut s.with_keys(&signing, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o);
@@ -222,8 +179,8 @@ fn signing_host_override_signs_for_the_real_endpoint() {
 #[test]
 fn region_comes_from_env_then_profile_and_never_defaults() {
     let s = Sandbox::new("region");
-    let args = [&["token"], &DB_ARGS[..]].concat();
-    let none = run(&mut s.with_keys(&args, AKID, SECRET));
+    let no_region = [&["token"], &DB_ARGS[..]].concat();
+    let none = run(&mut s.with_keys(&no_region, AKID, SECRET));
     assert_eq!(none.status.code(), Some(1));
     let msg = stderr(&none);
     assert!(
@@ -233,7 +190,7 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
     assert!(stdout(&none).is_empty());
 
     let env = run(s
-        .with_keys(&args, AKID, SECRET)
+        .with_keys(&no_region, AKID, SECRET)
         .env("AWS_DEFAULT_REGION", "ap-south-1"));
     assert!(
         stdout(&env).contains("%2Fap-south-1%2F"),
@@ -241,39 +198,36 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
         stderr(&env)
     );
     let both = run(s
-        .with_keys(&args, AKID, SECRET)
+        .with_keys(&no_region, AKID, SECRET)
         .env("AWS_DEFAULT_REGION", "ap-south-1")
         .env("AWS_REGION", "sa-east-1"));
     assert!(stdout(&both).contains("%2Fsa-east-1%2F"));
-    let bad_env = run(s.with_keys(&args, AKID, SECRET).env("AWS_REGION", "Mars"));
+    let bad_env = run(s
+        .with_keys(&no_region, AKID, SECRET)
+        .env("AWS_REGION", "Mars"));
     assert!(stderr(&bad_env).contains("AWS_REGION='Mars' is not a region name"));
 
     s.write(
         ".aws/config",
         "[default]\nregion = eu-north-1\n\n[profile other]\nregion = ca-west-1\n",
     );
-    let profile = run(&mut s.with_keys(&args, AKID, SECRET));
+    let profile = run(&mut s.with_keys(&no_region, AKID, SECRET));
     assert!(
         stdout(&profile).contains("%2Feu-north-1%2F"),
         "{}",
         stderr(&profile)
     );
-    let other = run(s.with_keys(&args, AKID, SECRET).env("AWS_PROFILE", "other"));
+    let other = run(s
+        .with_keys(&no_region, AKID, SECRET)
+        .env("AWS_PROFILE", "other"));
     assert!(
         stdout(&other).contains("%2Fca-west-1%2F"),
         "{}",
         stderr(&other)
     );
     // An endpoint name beats the configuration; an explicit region beats everything.
-    let rds_host = [
-        "token",
-        "--host",
-        "x.c9akciq32.us-west-1.rds.amazonaws.com",
-        "--port",
-        "5432",
-        "--user",
-        "app",
-    ];
+    let rds_host =
+        args("token --host x.c9akciq32.us-west-1.rds.amazonaws.com --port 5432 --user app");
     let endpoint = run(s
         .with_keys(&rds_host, AKID, SECRET)
         .env("AWS_REGION", "sa-east-1"));
@@ -357,9 +311,11 @@ fn no_credentials_says_what_was_tried() {
 fn bad_input_gets_a_clear_error_and_exit_status() {
     let s = Sandbox::new("bad");
     let long_host = "a".repeat(300);
-    let table: &[(&[&str], i32, &str)] = &[
+    let long_host_line =
+        format!("token --host {long_host} --port 5432 --user u --region us-east-1");
+    let table: Vec<(Vec<&str>, i32, &str)> = vec![
         (
-            &[
+            vec![
                 "token",
                 "--host",
                 "",
@@ -374,37 +330,17 @@ fn bad_input_gets_a_clear_error_and_exit_status() {
             "host is empty",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "https://db.example.com",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host https://db.example.com --port 5432 --user u --region us-east-1"),
             1,
             "URL scheme",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com/x",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host db.example.com/x --port 5432 --user u --region us-east-1"),
             1,
             "path",
         ),
         (
-            &[
+            vec![
                 "token",
                 "--host",
                 "db example.com",
@@ -419,65 +355,23 @@ fn bad_input_gets_a_clear_error_and_exit_status() {
             "whitespace",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com:5432",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host db.example.com:5432 --port 5432 --user u --region us-east-1"),
             1,
             "contains a port",
         ),
+        (args(&long_host_line), 1, "at most 253"),
         (
-            &[
-                "token",
-                "--host",
-                &long_host,
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
-            1,
-            "at most 253",
-        ),
-        (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "0",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host db.example.com --port 0 --user u --region us-east-1"),
             1,
             "port is 0",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "99999",
-                "--user",
-                "u",
-            ],
+            args("token --host db.example.com --port 99999 --user u"),
             2,
             "99999",
         ),
         (
-            &[
+            vec![
                 "token",
                 "--host",
                 "db.example.com",
@@ -492,96 +386,40 @@ fn bad_input_gets_a_clear_error_and_exit_status() {
             "user is empty",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "US-EAST-1",
-            ],
+            args("token --host db.example.com --port 5432 --user u --region US-EAST-1"),
             1,
             "not a region name",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-                "--expires-in",
-                "600",
-            ],
+            args(
+                "token --host db.example.com --port 5432 --user u --region us-east-1 --expires-in 600",
+            ),
             1,
             "always last 900",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--user",
-                "u",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host db.example.com --user u --region us-east-1"),
             2,
             "--port is required",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "5432",
-                "--region",
-                "us-east-1",
-            ],
+            args("token --host db.example.com --port 5432 --region us-east-1"),
             2,
             "--user is required",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--signing-time",
-                "yesterday",
-            ],
+            args("token --host db.example.com --port 5432 --user u --signing-time yesterday"),
             2,
             "RFC 3339",
         ),
         (
-            &[
-                "token",
-                "--host",
-                "db.example.com",
-                "--port",
-                "5432",
-                "--user",
-                "u",
-                "--kind",
-                "redis",
-            ],
+            args("token --host db.example.com --port 5432 --user u --kind redis"),
             2,
             "not a token kind",
         ),
-        (&["frobnicate"], 2, "frobnicate"),
+        (args("frobnicate"), 2, "frobnicate"),
     ];
-    for (args, code, needle) in table {
+    for (args, code, needle) in &table {
         let o = run(&mut s.with_keys(args, AKID, SECRET));
         assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
         assert!(
@@ -598,16 +436,7 @@ fn invalid_utf8_arguments_are_refused_not_crashed_on() {
     use std::os::unix::ffi::OsStrExt as _;
     let s = Sandbox::new("utf8");
     let mut c = s.with_keys(
-        &[
-            "token",
-            "--port",
-            "5432",
-            "--user",
-            "u",
-            "--region",
-            "us-east-1",
-            "--host",
-        ],
+        &args("token --port 5432 --user u --region us-east-1 --host"),
         AKID,
         SECRET,
     );
@@ -720,34 +549,17 @@ fn cache_kinds_need_a_region_and_verify() {
     let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
     // A cache name carries no region: without one configured, a clear error.
     let o = run(&mut s.with_keys(
-        &[
-            "token",
-            "--kind",
-            "memorydb",
-            "--host",
-            "my-cluster",
-            "--user",
-            "app",
-        ],
+        &args("token --kind memorydb --host my-cluster --user app"),
         AKID,
         SECRET,
     ));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no AWS region"), "{}", stderr(&o));
     for (kind, extra) in [("memorydb", None), ("elasticache", Some("--serverless"))] {
-        let mut args = vec![
-            "token",
-            "--kind",
-            kind,
-            "--host",
-            "My-Cache",
-            "--user",
-            "app",
-            "--region",
-            "eu-west-1",
-        ];
-        args.extend(extra);
-        let o = run(&mut s.with_keys(&args, AKID, SECRET));
+        let line = format!("token --kind {kind} --host My-Cache --user app --region eu-west-1");
+        let mut cache_args = args(&line);
+        cache_args.extend(extra);
+        let o = run(&mut s.with_keys(&cache_args, AKID, SECRET));
         assert!(o.status.success(), "{}", stderr(&o));
         let token = stdout(&o);
         assert!(token.starts_with("my-cache/?Action=connect&"), "{token}");
@@ -762,15 +574,11 @@ fn cache_kinds_need_a_region_and_verify() {
         assert!(out.status.success(), "{kind}: {}", stderr(&out));
     }
     // DSQL: region from the endpoint; admin and custom roles verified against the right action.
+    let dsql_host = "abcdefghijklmnopqrst.dsql.us-east-2.on.aws";
     let admin = run(&mut s.with_keys(
-        &[
-            "dsql",
-            "generate-db-connect-admin-auth-token",
-            "--hostname",
-            "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
-            "--expires-in",
-            "604800",
-        ],
+        &args(&format!(
+            "dsql generate-db-connect-admin-auth-token --hostname {dsql_host} --expires-in 604800"
+        )),
         AKID,
         SECRET,
     ));
@@ -782,14 +590,9 @@ fn cache_kinds_need_a_region_and_verify() {
         stderr(&admin)
     );
     let too_long = run(&mut s.with_keys(
-        &[
-            "dsql",
-            "generate-db-connect-auth-token",
-            "--hostname",
-            "abcdefghijklmnopqrst.dsql.us-east-2.on.aws",
-            "--expires-in",
-            "604801",
-        ],
+        &args(&format!(
+            "dsql generate-db-connect-auth-token --hostname {dsql_host} --expires-in 604801"
+        )),
         AKID,
         SECRET,
     ));

@@ -12,6 +12,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_iam-db-auth");
 /// The database most tests sign for and verify against: db.internal:5432, user app.
 pub const DB_ARGS: [&str; 6] = ["--host", "db.internal", "--port", "5432", "--user", "app"];
 
+/// `line` split on whitespace: a test writes its arguments as a user would type them, on one
+/// line, rather than as an array that rustfmt lays out one element a line. Only for arguments
+/// that are not empty and hold no spaces: spell those out in an array.
+pub fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// `token` for `DB_ARGS` in us-east-1 (what `Sandbox::verify` checks), `extra` after.
 pub fn token_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     [&["token"], &DB_ARGS[..], &["--region", "us-east-1"], extra].concat()
