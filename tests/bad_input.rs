@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Sandbox, run, run_with_stdin, stderr, stdout, token_args, wrapped};
+use common::{Sandbox, args, run, run_with_stdin, stderr, stdout, token_args, wrapped};
 use std::process::Command;
 
 const AKID: &str = "AKIABADINPUTTEST0001";
@@ -20,6 +20,12 @@ fn token_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["token", "--port", "5432", "--user", "app"];
     args.extend_from_slice(extra);
     args
+}
+
+/// `token_with(extra)` with this file's keys in the environment, so that the row's own bad
+/// input, not missing credentials, is what fails.
+fn keyed_token(s: &Sandbox, extra: &[&str]) -> Command {
+    s.with_keys(&token_with(extra), AKID, SECRET)
 }
 
 /// Runs and checks the exit status, that stderr contains `needle` and stays under 1 KB, and
@@ -39,9 +45,8 @@ fn expect(c: &mut Command, code: i32, needle: &str, row: &str) -> String {
 #[test]
 fn empty_strings() {
     let s = Sandbox::new("bad-empty");
-    let k = |extra: &[&str]| s.with_keys(&token_with(extra), AKID, SECRET);
     expect(
-        &mut k(&["--host", "", "--region", "us-east-1"]),
+        &mut keyed_token(&s, &["--host", "", "--region", "us-east-1"]),
         1,
         "host is empty",
         "empty host",
@@ -67,23 +72,26 @@ fn empty_strings() {
         "empty user",
     );
     expect(
-        &mut k(&["--host", "db.internal", "--region", ""]),
+        &mut keyed_token(&s, &["--host", "db.internal", "--region", ""]),
         1,
         "region is empty",
         "empty region",
     );
     // An empty profile or signing host means "not given", as in the C API.
     let token = expect(
-        &mut k(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-            "--profile",
-            "",
-            "--signing-host",
-            "",
-        ]),
+        &mut keyed_token(
+            &s,
+            &[
+                "--host",
+                "db.internal",
+                "--region",
+                "us-east-1",
+                "--profile",
+                "",
+                "--signing-host",
+                "",
+            ],
+        ),
         0,
         "",
         "empty profile and signing host",
@@ -95,48 +103,28 @@ fn empty_strings() {
 fn long_arguments() {
     let s = Sandbox::new("bad-long");
     let big = "a".repeat(100_000);
-    let k = |extra: &[&str]| s.with_keys(&token_with(extra), AKID, SECRET);
+    let big_profile = format!("--host db.internal --region us-east-1 --profile {big}");
+    let big_user = format!("token --host db.internal --port 5432 --region us-east-1 --user {big}");
     expect(
-        &mut k(&["--host", &big, "--region", "us-east-1"]),
+        &mut keyed_token(&s, &["--host", &big, "--region", "us-east-1"]),
         1,
         "100000 bytes long",
         "100 KB host",
     );
     expect(
-        &mut k(&["--host", "db.internal", "--region", &big]),
+        &mut keyed_token(&s, &["--host", "db.internal", "--region", &big]),
         1,
         "(100000 bytes)",
         "100 KB region",
     );
     expect(
-        &mut k(&[
-            "--host",
-            "db.internal",
-            "--region",
-            "us-east-1",
-            "--profile",
-            &big,
-        ]),
+        &mut keyed_token(&s, &args(&big_profile)),
         1,
         "cannot name a profile",
         "100 KB profile",
     );
     expect(
-        &mut s.with_keys(
-            &[
-                "token",
-                "--host",
-                "db.internal",
-                "--port",
-                "5432",
-                "--region",
-                "us-east-1",
-                "--user",
-                &big,
-            ],
-            AKID,
-            SECRET,
-        ),
+        &mut s.with_keys(&args(&big_user), AKID, SECRET),
         1,
         "100000 bytes long",
         "100 KB user",
@@ -144,7 +132,7 @@ fn long_arguments() {
     // 1 MB cannot reach the program: Linux refuses a single argument over 128 KiB
     // (MAX_ARG_STRLEN) at exec, with E2BIG.
     let mb = "a".repeat(1 << 20);
-    let err = k(&["--host", &mb, "--region", "us-east-1"])
+    let err = keyed_token(&s, &["--host", &mb, "--region", "us-east-1"])
         .output()
         .expect_err("the kernel refuses a 1 MB argument");
     assert_eq!(err.raw_os_error(), Some(libc::E2BIG), "{err}");
@@ -163,11 +151,7 @@ fn hosts_with_schemes_paths_ports_spaces_and_userinfo() {
         ("::1", "in brackets"),
     ] {
         expect(
-            &mut s.with_keys(
-                &token_with(&["--host", host, "--region", "us-east-1"]),
-                AKID,
-                SECRET,
-            ),
+            &mut keyed_token(&s, &["--host", host, "--region", "us-east-1"]),
             1,
             needle,
             host,
@@ -179,29 +163,20 @@ fn hosts_with_schemes_paths_ports_spaces_and_userinfo() {
 fn unknown_but_well_formed_regions_are_signed_for_malformed_ones_refused() {
     let s = Sandbox::new("bad-region");
     let token = expect(
-        &mut s.with_keys(
-            &token_with(&["--host", "db.internal", "--region", "xx-mars-7"]),
-            AKID,
-            SECRET,
-        ),
+        &mut keyed_token(&s, &["--host", "db.internal", "--region", "xx-mars-7"]),
         0,
         "",
         "unknown region",
     );
     assert!(token.contains("%2Fxx-mars-7%2Frds-db%2F"), "{token}");
     expect(
-        &mut s.with_keys(
-            &token_with(&["--host", "db.internal", "--region", "Mars"]),
-            AKID,
-            SECRET,
-        ),
+        &mut keyed_token(&s, &["--host", "db.internal", "--region", "Mars"]),
         1,
         "not a region name",
         "malformed region",
     );
     expect(
-        s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET)
-            .env("AWS_REGION", "garbage"),
+        keyed_token(&s, &["--host", "db.internal"]).env("AWS_REGION", "garbage"),
         1,
         "AWS_REGION='garbage' is not a region name",
         "malformed AWS_REGION",
@@ -245,8 +220,7 @@ fn unreadable_aws_config_files() {
     let dir = s.path("config-dir");
     // No region given: the error names the file and why it could not be read.
     expect(
-        s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET)
-            .env("AWS_CONFIG_FILE", &dir),
+        keyed_token(&s, &["--host", "db.internal"]).env("AWS_CONFIG_FILE", &dir),
         1,
         "cannot be read: Is a directory",
         "config file is a directory (region needed)",
@@ -278,7 +252,7 @@ fn malformed_aws_config_files() {
         "[default\nregion = us-east-1\n[profile dbs]\nregion\n",
     );
     expect(
-        &mut s.with_keys(&token_with(&["--host", "db.internal"]), AKID, SECRET),
+        &mut keyed_token(&s, &["--host", "db.internal"]),
         1,
         "could not parse profile file: error parsing",
         "malformed config (region needed)",
