@@ -94,11 +94,8 @@ fn empty_profile_and_signing_host_mean_not_given() {
 fn a_fresh_token_verifies_and_a_tampered_one_does_not() {
     let s = Sandbox::new("verify");
     let keystore = s.write("keystore", &format!("# test keys\n{AKID} {SECRET}\n"));
-    let o = run(&mut s.with_keys(
-        &args("token --host db.internal --port 3306 --user app --region eu-west-1"),
-        AKID,
-        SECRET,
-    ));
+    let eu_west = args("token --host db.internal --port 3306 --user app --region eu-west-1");
+    let o = run(&mut s.with_keys(&eu_west, AKID, SECRET));
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o);
     let verify = |token: &str, user| {
@@ -179,8 +176,8 @@ fn signing_host_override_signs_for_the_real_endpoint() {
 #[test]
 fn region_comes_from_env_then_profile_and_never_defaults() {
     let s = Sandbox::new("region");
-    let no_region = [&["token"], &DB_ARGS[..]].concat();
-    let none = run(&mut s.with_keys(&no_region, AKID, SECRET));
+    let argv = [&["token"], &DB_ARGS[..]].concat();
+    let none = run(&mut s.with_keys(&argv, AKID, SECRET));
     assert_eq!(none.status.code(), Some(1));
     let msg = stderr(&none);
     assert!(
@@ -190,7 +187,7 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
     assert!(stdout(&none).is_empty());
 
     let env = run(s
-        .with_keys(&no_region, AKID, SECRET)
+        .with_keys(&argv, AKID, SECRET)
         .env("AWS_DEFAULT_REGION", "ap-south-1"));
     assert!(
         stdout(&env).contains("%2Fap-south-1%2F"),
@@ -198,28 +195,24 @@ fn region_comes_from_env_then_profile_and_never_defaults() {
         stderr(&env)
     );
     let both = run(s
-        .with_keys(&no_region, AKID, SECRET)
+        .with_keys(&argv, AKID, SECRET)
         .env("AWS_DEFAULT_REGION", "ap-south-1")
         .env("AWS_REGION", "sa-east-1"));
     assert!(stdout(&both).contains("%2Fsa-east-1%2F"));
-    let bad_env = run(s
-        .with_keys(&no_region, AKID, SECRET)
-        .env("AWS_REGION", "Mars"));
+    let bad_env = run(s.with_keys(&argv, AKID, SECRET).env("AWS_REGION", "Mars"));
     assert!(stderr(&bad_env).contains("AWS_REGION='Mars' is not a region name"));
 
     s.write(
         ".aws/config",
         "[default]\nregion = eu-north-1\n\n[profile other]\nregion = ca-west-1\n",
     );
-    let profile = run(&mut s.with_keys(&no_region, AKID, SECRET));
+    let profile = run(&mut s.with_keys(&argv, AKID, SECRET));
     assert!(
         stdout(&profile).contains("%2Feu-north-1%2F"),
         "{}",
         stderr(&profile)
     );
-    let other = run(s
-        .with_keys(&no_region, AKID, SECRET)
-        .env("AWS_PROFILE", "other"));
+    let other = run(s.with_keys(&argv, AKID, SECRET).env("AWS_PROFILE", "other"));
     assert!(
         stdout(&other).contains("%2Fca-west-1%2F"),
         "{}",
@@ -548,11 +541,8 @@ fn cache_kinds_need_a_region_and_verify() {
     let s = Sandbox::new("cache-kinds");
     let keystore = s.write("keystore", &format!("{AKID} {SECRET}\n"));
     // A cache name carries no region: without one configured, a clear error.
-    let o = run(&mut s.with_keys(
-        &args("token --kind memorydb --host my-cluster --user app"),
-        AKID,
-        SECRET,
-    ));
+    let no_region = args("token --kind memorydb --host my-cluster --user app");
+    let o = run(&mut s.with_keys(&no_region, AKID, SECRET));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no AWS region"), "{}", stderr(&o));
     for (kind, extra) in [("memorydb", None), ("elasticache", Some("--serverless"))] {
@@ -575,13 +565,10 @@ fn cache_kinds_need_a_region_and_verify() {
     }
     // DSQL: region from the endpoint; admin and custom roles verified against the right action.
     let dsql_host = "abcdefghijklmnopqrst.dsql.us-east-2.on.aws";
-    let admin = run(&mut s.with_keys(
-        &args(&format!(
-            "dsql generate-db-connect-admin-auth-token --hostname {dsql_host} --expires-in 604800"
-        )),
-        AKID,
-        SECRET,
-    ));
+    let admin_line = format!(
+        "dsql generate-db-connect-admin-auth-token --hostname {dsql_host} --expires-in 604800"
+    );
+    let admin = run(&mut s.with_keys(&args(&admin_line), AKID, SECRET));
     assert!(
         stdout(&admin).contains("Action=DbConnectAdmin&")
             && stdout(&admin).contains("%2Fus-east-2%2Fdsql%2F")
@@ -589,13 +576,9 @@ fn cache_kinds_need_a_region_and_verify() {
         "{}",
         stderr(&admin)
     );
-    let too_long = run(&mut s.with_keys(
-        &args(&format!(
-            "dsql generate-db-connect-auth-token --hostname {dsql_host} --expires-in 604801"
-        )),
-        AKID,
-        SECRET,
-    ));
+    let too_long_line =
+        format!("dsql generate-db-connect-auth-token --hostname {dsql_host} --expires-in 604801");
+    let too_long = run(&mut s.with_keys(&args(&too_long_line), AKID, SECRET));
     assert_eq!(too_long.status.code(), Some(1));
     assert!(stderr(&too_long).contains("1 to 604800"));
 }
