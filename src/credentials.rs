@@ -24,6 +24,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use futures_util::FutureExt as _;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
@@ -180,8 +181,64 @@ pub(crate) struct CredentialChain {
     /// they hold the back-off state and the metadata session token.
     sources: OnceLock<Vec<Source>>,
     current: RwLock<Option<Snapshot>>,
+    /// What a token cache hit needs of `current`, readable without taking its lock.
+    hit: HitSnapshot,
     /// Held while one thread looks credentials up, so a storm of callers does one lookup.
     lookup: Mutex<()>,
+}
+
+/// The current snapshot's identity and until when it may be reused, as plain atomics. A cache
+/// hit only compares identities; taking `current`'s read lock and cloning its `Arc` writes two
+/// shared counters, cache lines that threads hitting the cache at once pass back and forth
+/// (a cached token cost 320 ns of CPU with 2 threads against 226 ns with one). These are only
+/// loaded. Written under `current`'s write lock, so there is one writer at a time; read as a
+/// sequence lock: `until` is zeroed first and set last, and a reader that sees it change, or
+/// zero, falls back to the locked path.
+struct HitSnapshot {
+    /// `reuse_until` as nanoseconds after `born`; 0: no reusable snapshot.
+    until: AtomicU64,
+    identity: AtomicU64,
+    born: Instant,
+}
+
+impl HitSnapshot {
+    fn new() -> Self {
+        HitSnapshot {
+            until: AtomicU64::new(0),
+            identity: AtomicU64::new(0),
+            born: Instant::now(),
+        }
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        // At least 1: 0 means "none". u64 nanoseconds last 584 years.
+        u64::try_from(t.saturating_duration_since(self.born).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Call with `current`'s write lock held.
+    fn set(&self, snapshot: Option<&Snapshot>) {
+        self.until.store(0, Ordering::Release);
+        if let Some(snapshot) = snapshot {
+            self.identity
+                .store(snapshot.credentials.identity(), Ordering::Release);
+            self.until
+                .store(self.nanos(snapshot.reuse_until), Ordering::Release);
+        }
+    }
+
+    fn reusable_identity(&self) -> Option<u64> {
+        let until = self.until.load(Ordering::Acquire);
+        if until == 0 {
+            return None;
+        }
+        let identity = self.identity.load(Ordering::Acquire);
+        if self.until.load(Ordering::Acquire) != until || self.nanos(Instant::now()) >= until {
+            return None;
+        }
+        Some(identity)
+    }
 }
 
 impl CredentialChain {
@@ -191,6 +248,7 @@ impl CredentialChain {
             files: Mutex::new(None),
             sources: OnceLock::new(),
             current: RwLock::new(None),
+            hit: HitSnapshot::new(),
             lookup: Mutex::new(()),
         }
     }
@@ -256,10 +314,12 @@ impl CredentialChain {
             started.elapsed().as_micros()
         );
         let found = Arc::new(found);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Snapshot {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = Some(Snapshot {
             credentials: found.clone(),
             reuse_until: Instant::now() + reuse_for,
         });
+        self.hit.set(current.as_ref());
         Ok(found)
     }
 
@@ -290,12 +350,21 @@ impl CredentialChain {
         );
         snapshot.reuse_until =
             Instant::now() + NEAR_EXPIRY_RECHECK.min(left - REFRESH_FAILURE_GRACE);
+        self.hit.set(Some(snapshot));
         Ok(creds)
     }
 
     /// Forgets the snapshot, so the next call looks again.
     pub(crate) fn invalidate(&self) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = None;
+        self.hit.set(None);
+    }
+
+    /// The identity of the current credentials while they may be reused without a lookup;
+    /// `None` when a call to [`credentials`](Self::credentials) is needed. Takes no lock.
+    pub(crate) fn reusable_identity(&self) -> Option<u64> {
+        self.hit.reusable_identity()
     }
 
     fn reusable(&self) -> Option<Arc<AwsCredentials>> {
@@ -790,6 +859,67 @@ mod tests {
         );
         let plain = "exited with code 1. Stderr: the SSO session has expired; run aws sso login";
         assert_eq!(scrub(plain), plain);
+    }
+
+    fn snapshot(secret: &str, reuse_until: Instant) -> Snapshot {
+        Snapshot {
+            credentials: Arc::new(AwsCredentials::new("AKID", secret, None, None, "t")),
+            reuse_until,
+        }
+    }
+
+    #[test]
+    fn hit_snapshot_answers_only_while_reusable() {
+        let hit = HitSnapshot::new();
+        assert_eq!(hit.reusable_identity(), None, "nothing looked up yet");
+        let now = Instant::now();
+        let live = snapshot("secret-1", now + Duration::from_secs(60));
+        hit.set(Some(&live));
+        assert_eq!(hit.reusable_identity(), Some(live.credentials.identity()));
+        let other = snapshot("secret-2", now + Duration::from_secs(60));
+        hit.set(Some(&other));
+        assert_eq!(hit.reusable_identity(), Some(other.credentials.identity()));
+        hit.set(Some(&snapshot("secret-1", now)));
+        assert_eq!(hit.reusable_identity(), None, "past its reuse time");
+        hit.set(Some(&live));
+        hit.set(None);
+        assert_eq!(hit.reusable_identity(), None, "invalidated");
+    }
+
+    #[test]
+    fn hit_snapshot_never_pairs_an_identity_with_another_snapshots_time() {
+        // One writer flips between a reusable and an expired snapshot; readers must never
+        // see the expired one's identity as reusable.
+        let hit = HitSnapshot::new();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let live = snapshot("live", far);
+        let expired = snapshot("expired", Instant::now());
+        let (live_id, expired_id) = (live.credentials.identity(), expired.credentials.identity());
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        while !stop.load(Ordering::Relaxed) {
+                            if let Some(id) = hit.reusable_identity() {
+                                assert_eq!(id, live_id, "not {expired_id}, the expired one's");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let rounds = if cfg!(miri) { 50 } else { 20_000 };
+            for _ in 0..rounds {
+                hit.set(Some(&live));
+                hit.set(Some(&expired));
+            }
+            hit.set(Some(&live));
+            stop.store(true, Ordering::Relaxed);
+            for r in readers {
+                r.join().unwrap();
+            }
+        });
+        assert_eq!(hit.reusable_identity(), Some(live_id));
     }
 
     #[test]

@@ -92,12 +92,16 @@ fn repeat_hit(
         return Ok(None);
     };
     let (token, identity, usable_until, epoch) = last;
-    let credentials = core.credentials(request.profile)?;
+    let current = match core.reusable_identity(request.profile) {
+        Some(current) => current,
+        None => core.credentials(request.profile)?.identity(),
+    };
     let now = signing_time(SystemTime::now())?;
-    if credentials.identity() != identity || now >= usable_until || core.tokens.epoch() != epoch {
+    if current != identity || now >= usable_until || core.tokens.epoch() != epoch {
         return Ok(None);
     }
     if enabled(Level::Debug) {
+        let credentials = core.credentials(request.profile)?;
         cache::recall(core_id(core), request, |last| {
             log_at!(
                 Level::Debug,

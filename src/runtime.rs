@@ -99,6 +99,16 @@ impl Core {
         }
     }
 
+    /// The identity of the credentials a call with `profile` would use, if they can be reused
+    /// as they are; `None`: ask [`credentials`](Self::credentials). For the default chain it
+    /// takes no lock and writes nothing shared (the token cache's hit path).
+    pub(crate) fn reusable_identity(&self, profile: Option<&str>) -> Option<u64> {
+        match profile {
+            None => self.default_chain.get()?.reusable_identity(),
+            Some(_) => self.chain(profile).reusable_identity(),
+        }
+    }
+
     /// The chain for a profile selection, created on first use.
     fn chain(&self, profile: Option<&str>) -> Arc<CredentialChain> {
         let existing = {
