@@ -65,6 +65,8 @@ with_demo_key() {
 client() { env -u PGPASSWORD -u PGSERVICE -u PGSSLMODE PGPASSFILE="$PASSFILE" "$@"; }
 # The line of the passfile for our entry (our host:port:*:user).
 our_line() { grep -a "^localhost:$PORT:\*:$PGUSER_IAM:" "$1"; }
+# Checks that psql, reading the passfile ($CONN), logs in as the IAM user.
+psql_logs_in() { check "$1" "$PGUSER_IAM" "$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"; }
 # Waits up to $2 seconds for command $1 (a string, eval'd) to succeed.
 wait_for() {
   local i
@@ -151,8 +153,7 @@ out="$(isolated_aws_env AWS_ACCESS_KEY_ID="$TEMP_KEY" AWS_SECRET_ACCESS_KEY="$TE
 check "pgpass writes a session-token entry (exit 0)" 0 $? "$out"
 len="$(our_line "$PASSFILE" | wc -c)"
 if ((len > 1000)); then ok "the session-token entry line is long ($len bytes, over libpq's old 320)"; else not_ok "the session-token entry line is long" "$len bytes"; fi
-out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-check "psql logs in with a session-token token from the passfile" "$PGUSER_IAM" "$out"
+psql_logs_in "psql logs in with a session-token token from the passfile"
 
 say "a passfile with unrelated entries"
 PASSFILE="$T/pgpass.mixed"
@@ -177,16 +178,14 @@ else
 fi
 check "the entry stays on its line (5)" 5 "$(grep -an "^localhost:$PORT:" "$PASSFILE" | cut -d: -f1)"
 check "the file still ends without a newline" "catch-all-without-newline" "$(tail -c 25 "$PASSFILE")"
-out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-check "psql logs in through the mixed file" "$PGUSER_IAM" "$out"
+psql_logs_in "psql logs in through the mixed file"
 # A new entry in a file whose catch-all would hide an appended line: it goes before it.
 PASSFILE="$T/pgpass.catchall"
 printf 'other.example.com:5432:*:bob:pw\n*:*:*:*:wrong-password\n' >"$PASSFILE"
 chmod 600 "$PASSFILE"
 with_demo_key "$BIN" pgpass --host localhost --port "$PORT" --user "$PGUSER_IAM" --file "$PASSFILE" -q
 check "a new entry goes before a catch-all line (line 2 of 3)" "2 3" "$(grep -an "^localhost:$PORT:" "$PASSFILE" | cut -d: -f1) $(wc -l <"$PASSFILE")"
-out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-check "psql logs in although the file has a catch-all" "$PGUSER_IAM" "$out"
+psql_logs_in "psql logs in although the file has a catch-all"
 # An existing entry that an earlier line hides is updated in place, and the earlier line reported.
 PASSFILE="$T/pgpass.shadowed"
 printf 'localhost:*:*:*:hides-everything\nlocalhost:%s:*:%s:OLD\n' "$PORT" "$PGUSER_IAM" >"$PASSFILE"
@@ -270,8 +269,7 @@ if wait_for "[[ -s $PASSFILE ]]" 10; then
     second_date="$(our_line "$PASSFILE" | grep -ao 'X-Amz-Date=[0-9TZ]*')"
     if [[ "$second_date" > "$first_date" ]]; then ok "the watcher replaced the token with a newer one ($first_date -> $second_date)"; else
       not_ok "the watcher replaced the token with a newer one" "$first_date -> $second_date"; fi
-    out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-    check "psql logs in with the refreshed token" "$PGUSER_IAM" "$out"
+    psql_logs_in "psql logs in with the refreshed token"
   else
     not_ok "the watcher replaced the token within 10 s" "$(cat "$T/watch.log")"
   fi
@@ -297,8 +295,7 @@ if wait_for "[[ -s $PASSFILE ]]" 10; then
   kill -HUP "$HUP_PID"
   if wait_for '[[ "$(our_line "$PASSFILE" | grep -ao "X-Amz-Date=[0-9TZ]*")" > "$first_date" ]]' 10; then
     ok "SIGHUP: a newer token within 10 s, 10 minutes before the next scheduled refresh"
-    out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-    check "psql logs in with the token SIGHUP made" "$PGUSER_IAM" "$out"
+    psql_logs_in "psql logs in with the token SIGHUP made"
   else
     not_ok "SIGHUP: a newer token within 10 s" "$(cat "$T/hup.log")"
   fi
@@ -349,8 +346,7 @@ if wait_for "[[ -s $PASSFILE ]]" 10; then
     rm -f "$T/outage"
     if wait_for '[[ "$(our_line "$PASSFILE" | sha256sum)" != "$during" ]]' 10; then
       ok "the entry is refreshed once credentials are back"
-      out="$(client psql "$CONN" -XAtc "SELECT current_user" 2>&1)"
-      check "psql logs in after the outage" "$PGUSER_IAM" "$out"
+      psql_logs_in "psql logs in after the outage"
     else
       not_ok "the entry is refreshed once credentials are back" "$(tail -n 5 "$T/flaky.log")"
     fi
