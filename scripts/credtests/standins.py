@@ -470,6 +470,78 @@ class SsoPortal(StandIn):
         return h.send(200, json.dumps(doc), "application/json")
 
 
+class SsoOidc(StandIn):
+    """IAM Identity Center OIDC (`sso-oauth`), CreateToken with the refresh_token grant only:
+    AWS restJson1, `POST /token`, unsigned (the SDK models CreateToken with no auth), a
+    `Content-Type: application/json` body of clientId, clientSecret, grantType and refreshToken
+    (field names from aws-sdk-ssooidc's CreateToken serializer). Each must match what the test
+    configured; errors are the service's OAuth-style `{"error", "error_description"}` bodies with
+    `x-amzn-ErrorType`. A good request gets a fresh access token and a new refresh token; the
+    refresh token rotates (the old one is no longer accepted). `portal`, when given, is told to
+    accept the new access token instead of the one it had, as Identity Center would."""
+
+    name = "sso-oidc"
+    refresh_fields = {"clientId", "clientSecret", "grantType", "refreshToken"}
+    # Other CreateToken members (authorization-code and device grants): not for a refresh.
+    other_fields = {"code", "codeVerifier", "deviceCode", "redirectUri", "scope"}
+
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, portal: SsoPortal | None = None) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.portal = portal
+        self.calls = 0
+        # (access token, refresh token, expiresIn) for every token handed out, in order.
+        self.tokens: list[tuple[str, str, int]] = []
+
+    def error(self, h, status: int, kind: str, error: str, why: str):
+        self.rec.reject(f"{kind}: {why}")
+        doc = {"error": error, "error_description": why}
+        return h.send(status, json.dumps(doc), "application/json", {"x-amzn-ErrorType": kind})
+
+    def serve(self, h, method, body):
+        with self.rec.lock:
+            self.calls += 1
+        if method != "POST" or h.path != "/token":
+            self.rec.reject(f"{method} {h.path}")
+            return h.send(404, json.dumps({"message": "not found"}), "application/json")
+        ctype = h.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() != "application/json":
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", f"Content-Type {ctype!r}")
+        if h.headers.get("Authorization"):
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", "CreateToken is unsigned")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", "body is not JSON")
+        if not isinstance(doc, dict):
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", "body is not a JSON object")
+        missing = sorted(self.refresh_fields - doc.keys())
+        unknown = sorted(doc.keys() - self.refresh_fields - self.other_fields)
+        extra = sorted(doc.keys() & self.other_fields)
+        if missing or unknown or extra:
+            why = f"missing {missing}, unknown {unknown}, not for a refresh {extra}"
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", why)
+        if any(not isinstance(doc[k], str) for k in self.refresh_fields):
+            return self.error(h, 400, "InvalidRequestException", "invalid_request", "a field is not a string")
+        if doc["grantType"] != "refresh_token":
+            return self.error(h, 400, "UnsupportedGrantTypeException", "unsupported_grant_type", f"grantType {doc['grantType']!r}")
+        if doc["clientId"] != self.client_id or doc["clientSecret"] != self.client_secret:
+            return self.error(h, 401, "InvalidClientException", "invalid_client", "unknown client or wrong secret")
+        if doc["refreshToken"] != self.refresh_token:
+            return self.error(h, 400, "InvalidGrantException", "invalid_grant", "refresh token not valid")
+        access = "aoaAAAAAG" + random_text(180)
+        refresh = "Atzr|" + random_text(120)
+        with self.rec.lock:
+            self.refresh_token = refresh
+            self.tokens.append((access, refresh, 3600))
+        if self.portal is not None:
+            self.portal.access_token = access
+        out = {"accessToken": access, "expiresIn": 3600, "refreshToken": refresh, "tokenType": "Bearer"}
+        return h.send(200, json.dumps(out), "application/json")
+
+
 class Hang:
     """A metadata endpoint that accepts connections and never answers, counting them: shows
     whether a client came back (the timeout itself is measured in the benchmark, not here)."""

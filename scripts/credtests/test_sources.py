@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 
 from conftest import HOST, PORT, REGION, assert_signed_by
-from standins import Container, Creds, Imds, SsoPortal, Sts, iso, random_text, utcnow
+from standins import Container, Creds, Imds, SsoOidc, SsoPortal, Sts, iso, random_text, utcnow
 
 
 def test_env_long_term(scenario):
@@ -210,9 +211,14 @@ def test_imds_v2(scenario):
         assert_signed_by(r, scenario.creds_secret(imds.rec.issued[0]))
 
 
-def sso_config(scenario, sso: SsoPortal, legacy: bool) -> None:
+def sso_config(
+    scenario, sso: SsoPortal, legacy: bool, expires_in: dt.timedelta = dt.timedelta(hours=1), refreshable: bool = True
+) -> tuple[dict, Path]:
+    """The profile 'sso' and its cached token (expiring `expires_in` from now); with an
+    sso-session and `refreshable`, the token carries what SSO-OIDC needs to refresh it.
+    Returns the cached document and its path."""
     start_url = "https://d-9067642ac7.awsapps.com/start"
-    expires = iso(utcnow() + dt.timedelta(hours=1))
+    expires = iso(utcnow() + expires_in)
     if legacy:
         scenario.write(
             ".aws/config",
@@ -242,9 +248,13 @@ def sso_config(scenario, sso: SsoPortal, legacy: bool) -> None:
             "region": REGION,
             "startUrl": start_url,
         }
+        if not refreshable:
+            for k in ("refreshToken", "clientId", "clientSecret", "registrationExpiresAt"):
+                del doc[k]
     name = hashlib.sha1(key.encode()).hexdigest()
-    scenario.write(f".aws/sso/cache/{name}.json", json.dumps(doc))
+    path = scenario.write(f".aws/sso/cache/{name}.json", json.dumps(doc))
     scenario.secret(sso.access_token)
+    return doc, path
 
 
 def test_sso_session(scenario):
@@ -253,6 +263,55 @@ def test_sso_session(scenario):
         r = scenario.token(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=sso.url)
         assert sso.rec.rejected == [], sso.rec.rejected
         assert_signed_by(r, scenario.creds_secret(sso.rec.issued[0]))
+
+
+def parse_iso(text: str) -> dt.datetime:
+    # aws-config writes fractional seconds ("2026-01-01T00:00:00.123456Z"); stand-ins do not.
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_sso_session_token_refresh(scenario):
+    """A cached token within aws-config's 5-minute refresh window is refreshed with SSO-OIDC
+    CreateToken (refresh_token grant); the portal then accepts only the new access token, and
+    the cache file is rewritten with the new tokens."""
+    with SsoPortal() as sso:
+        old, path = sso_config(scenario, sso, legacy=False, expires_in=dt.timedelta(minutes=2))
+        with SsoOidc(old["clientId"], old["clientSecret"], old["refreshToken"], portal=sso) as oidc:
+            r = scenario.token(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=sso.url, AWS_ENDPOINT_URL_SSO_OIDC=oidc.url)
+            for access, refresh, _ in oidc.tokens:
+                scenario.secret(access, refresh)
+            assert oidc.rec.rejected == [], oidc.rec.rejected
+            assert oidc.calls == 1 and oidc.rec.requests == [("POST", "/token")]
+            new_access, new_refresh, _ = oidc.tokens[0]
+            # The portal knows only the new access token now: one request, nothing refused.
+            assert sso.access_token == new_access != old["accessToken"]
+            assert sso.rec.rejected == [], sso.rec.rejected
+            assert len(sso.rec.requests) == 1
+            assert_signed_by(r, scenario.creds_secret(sso.rec.issued[0]))
+            cached = json.loads(path.read_text())
+            assert cached["accessToken"] == new_access
+            assert cached["refreshToken"] == new_refresh
+            assert (cached["clientId"], cached["clientSecret"]) == (old["clientId"], old["clientSecret"])
+            assert cached["registrationExpiresAt"] == old["registrationExpiresAt"]
+            expires = parse_iso(cached["expiresAt"])
+            assert expires > parse_iso(old["expiresAt"])
+            assert expires >= utcnow() + dt.timedelta(minutes=55)
+
+
+def test_sso_session_expired_without_refresh(scenario):
+    """An expired cached token that cannot be refreshed fails, naming the profile and saying the
+    SSO token expired and cannot be refreshed, and SSO-OIDC is never called (nor the portal).
+    (The message comes from aws-config; it has no `aws sso login` hint: the library adds that
+    only to credentials that expired, not to a source's error.)"""
+    with SsoPortal() as sso, SsoOidc("unused", "unused", "unused", portal=sso) as oidc:
+        sso_config(scenario, sso, legacy=False, expires_in=-dt.timedelta(minutes=10), refreshable=False)
+        r = scenario.token(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=sso.url, AWS_ENDPOINT_URL_SSO_OIDC=oidc.url)
+        assert not r["ok"], r
+        message = r["message"]
+        assert "SSO token has expired and cannot be refreshed" in message, message
+        assert "profile 'sso'" in message, message
+        assert oidc.calls == 0 and oidc.rec.requests == []
+        assert sso.rec.requests == []
 
 
 def test_sso_legacy_profile(scenario):

@@ -3,11 +3,12 @@ library sends what AWS requires, not because the stand-ins accept anything."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from standins import Container, Creds, Imds, SsoPortal, Sts
+from standins import Container, Creds, Imds, SsoOidc, SsoPortal, Sts
 
 
 def status(url: str, method: str = "GET", headers: dict | None = None, data: bytes | None = None) -> int:
@@ -83,3 +84,32 @@ def test_sso_portal_checks_bearer_token_account_and_role():
         assert status(sso.url + q, headers={"x-amz-sso_bearer_token": "nope"}) == 401
         assert status(sso.url + "/federation/credentials?account_id=1&role_name=x", headers={"x-amz-sso_bearer_token": sso.access_token}) == 403
         assert status(sso.url + q, headers={"x-amz-sso_bearer_token": sso.access_token}) == 200
+
+
+def test_sso_oidc_checks_client_grant_and_refresh_token():
+    with SsoPortal() as sso, SsoOidc("cid", "csecret", "Atzr|r1", portal=sso) as oidc:
+        good = {"clientId": "cid", "clientSecret": "csecret", "grantType": "refresh_token", "refreshToken": "Atzr|r1"}
+        def post(doc, path="/token", ctype="application/json", headers=None) -> int:
+            body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+            return status(oidc.url + path, "POST", {"Content-Type": ctype, **(headers or {})}, body)
+        assert status(oidc.url + "/token") == 404  # GET
+        assert post(good, path="/token?x=1") == 404
+        assert post(good, ctype="application/x-amz-json-1.1") == 400
+        assert post(good, headers={"Authorization": "Bearer x"}) == 400
+        assert post(b"clientId=cid") == 400
+        assert post({k: v for k, v in good.items() if k != "clientSecret"}) == 400
+        assert post(dict(good, deviceCode="d")) == 400
+        assert post(dict(good, grantType="urn:ietf:params:oauth:grant-type:device_code")) == 400
+        assert post(dict(good, clientSecret="wrong")) == 401
+        assert post(dict(good, clientId="other")) == 401
+        assert post(dict(good, refreshToken="Atzr|r0")) == 400
+        assert oidc.tokens == [] and len(oidc.rec.rejected) == 11
+        old_portal_token = sso.access_token
+        assert post(good) == 200 and len(oidc.tokens) == 1
+        # The refresh token rotated; the portal takes only the new access token.
+        assert post(good) == 400
+        assert sso.access_token == oidc.tokens[0][0] != old_portal_token
+        q = f"/federation/credentials?account_id={sso.account_id}&role_name={sso.role_name}"
+        assert status(sso.url + q, headers={"x-amz-sso_bearer_token": old_portal_token}) == 401
+        assert status(sso.url + q, headers={"x-amz-sso_bearer_token": sso.access_token}) == 200
+        assert post(dict(good, refreshToken=oidc.tokens[0][1])) == 200 and oidc.calls == 14
