@@ -478,12 +478,13 @@ impl CredentialChain {
                     } else {
                         format!(" (tried before it: {})", tried.join(", "))
                     };
+                    let why = error_chain(&err);
                     return Err(Error::new(
                         code,
                         format!(
-                            "AWS credential source {} failed: {}{before}",
+                            "AWS credential source {} failed: {why}{}{before}",
                             source.name,
-                            error_chain(&err)
+                            self.sso_login_hint(&why)
                         ),
                     ));
                 }
@@ -540,6 +541,16 @@ impl CredentialChain {
             source: source.clone(),
         });
         source
+    }
+
+    /// What to run when aws-config's SSO token provider failed (no cached token, or one that
+    /// expired and cannot be refreshed): its messages say "SSO token" but not how to get one.
+    fn sso_login_hint(&self, why: &str) -> String {
+        if !why.contains("SSO token") {
+            return String::new();
+        }
+        let profile = self.profile.as_deref().map(|p| format!(" --profile {p}"));
+        format!("; run aws sso login{}", profile.unwrap_or_default())
     }
 
     /// Drops the shared-files source after it failed: aws-config's profile provider would
@@ -920,6 +931,24 @@ mod tests {
             }
         });
         assert_eq!(hit.reusable_identity(), Some(live_id));
+    }
+
+    #[test]
+    fn sso_token_failures_say_what_to_run() {
+        let expired = "an error occurred while loading an access token: the SSO token has expired and cannot be refreshed";
+        assert_eq!(
+            CredentialChain::new(Some("corp".into())).sso_login_hint(expired),
+            "; run aws sso login --profile corp"
+        );
+        // The profile from AWS_PROFILE: `aws sso login` reads it too.
+        assert_eq!(
+            CredentialChain::new(None).sso_login_hint(expired),
+            "; run aws sso login"
+        );
+        assert_eq!(
+            CredentialChain::new(None).sso_login_hint("failed to connect to the STS endpoint"),
+            ""
+        );
     }
 
     #[test]

@@ -299,10 +299,9 @@ def test_sso_session_token_refresh(scenario):
 
 
 def test_sso_session_expired_without_refresh(scenario):
-    """An expired cached token that cannot be refreshed fails, naming the profile and saying the
-    SSO token expired and cannot be refreshed, and SSO-OIDC is never called (nor the portal).
-    (The message comes from aws-config; it has no `aws sso login` hint: the library adds that
-    only to credentials that expired, not to a source's error.)"""
+    """An expired cached token that cannot be refreshed fails, naming the profile, saying the
+    SSO token expired and cannot be refreshed (aws-config's words) and what to run (ours), and
+    SSO-OIDC is never called (nor the portal)."""
     with SsoPortal() as sso, SsoOidc("unused", "unused", "unused", portal=sso) as oidc:
         sso_config(scenario, sso, legacy=False, expires_in=-dt.timedelta(minutes=10), refreshable=False)
         r = scenario.token(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=sso.url, AWS_ENDPOINT_URL_SSO_OIDC=oidc.url)
@@ -310,6 +309,7 @@ def test_sso_session_expired_without_refresh(scenario):
         message = r["message"]
         assert "SSO token has expired and cannot be refreshed" in message, message
         assert "profile 'sso'" in message, message
+        assert "run aws sso login" in message, message
         assert oidc.calls == 0 and oidc.rec.requests == []
         assert sso.rec.requests == []
 
