@@ -77,8 +77,9 @@ running_pid() {
   if standin_pid_is "$pid" "--datadir=$DATA"; then printf '%s' "$pid"; else return 1; fi
 }
 
-# Bounded: a server that cannot write (a full disk) waits for space instead of failing.
-admin() { timeout 60 mariadb --no-defaults --socket="$SOCKET" -uroot --batch "$@"; }
+# Bounded (ADMIN_TIMEOUT seconds, default 60): a server that cannot write (a full disk) waits
+# for space instead of failing.
+admin() { timeout "${ADMIN_TIMEOUT:-60}" mariadb --no-defaults --socket="$SOCKET" -uroot --batch "$@"; }
 
 write_pam_service() {
   # "[...]" is PAM's quoting for one argument (a "]" inside is written "\]"): it carries the
@@ -133,8 +134,7 @@ start() {
     </dev/null >>"$INSTANCE/log/stdout.log" 2>&1 &
   local launched=$! deadline=$((SECONDS + 60)) up=""
   while ((SECONDS < deadline)); do
-    if [[ -S "$SOCKET" ]] && timeout 5 mariadb --no-defaults --socket="$SOCKET" -uroot \
-      --batch -e "SELECT 1" >/dev/null 2>&1; then up=1; break; fi
+    if [[ -S "$SOCKET" ]] && ADMIN_TIMEOUT=5 admin -e "SELECT 1" >/dev/null 2>&1; then up=1; break; fi
     kill -0 "$launched" 2>/dev/null || { tail -n 20 "$LOG" >&2; die "mariadbd exited during start; see $LOG"; }
     sleep 0.1
   done
