@@ -1,4 +1,4 @@
-//! The passfile reader and writer (`iam_db_auth::pgpass`) against libpq's own algorithm.
+//! The passfile reader and writer (`iam_db_auth_cli::pgpass`) against libpq's own algorithm.
 //!
 //! The harness carries an independent transcription of libpq's `passwordFromFile` and
 //! `pwdfMatchesString` (src/interfaces/libpq/fe-connect.c, PostgreSQL 15). For arbitrary file
@@ -12,7 +12,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use iam_db_auth::pgpass::{EntryKey, Passfile, escape, token_expiry, unescape};
+use iam_db_auth_cli::pgpass::{EntryKey, Passfile, escape, token_expiry, unescape};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

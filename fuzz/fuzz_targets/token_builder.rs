@@ -10,7 +10,7 @@
 
 use arbitrary::Arbitrary;
 use fuzz_support::{contains_secret, credentials, keystore};
-use iam_db_auth::verify::{Expectation, verify};
+use iam_db_auth_verify::{Expectation, verify};
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds, token_with};
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, UNIX_EPOCH};

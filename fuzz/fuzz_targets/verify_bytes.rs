@@ -8,7 +8,7 @@
 #![no_main]
 
 use fuzz_support::{Known, assert_accepted_token_is_ours, contains_secret, keystore, known_tokens};
-use iam_db_auth::verify::{Keystore, verify};
+use iam_db_auth_verify::{Keystore, verify};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

@@ -7,7 +7,7 @@
 
 use arbitrary::Arbitrary;
 use fuzz_support::{Known, assert_accepted_token_is_ours, keystore, known_tokens};
-use iam_db_auth::verify::{Keystore, verify};
+use iam_db_auth_verify::{Keystore, verify};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

@@ -5,7 +5,7 @@
 //! Kept out of the targets so each target file is only its input shape and its properties.
 
 use iam_db_auth::sign::{Presign, presign};
-use iam_db_auth::verify::{Expectation, Keystore};
+use iam_db_auth_verify::{Expectation, Keystore};
 use iam_db_auth::{AwsCredentials, TokenKind, UtcSeconds};
 use std::collections::BTreeMap;
 

@@ -29,7 +29,7 @@ fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$1"; [[ -n "${2:-}" ]] &
 say "building the library with -Zsanitizer=address (target/asan)"
 start=$(date +%s)
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
-  cargo build --quiet --lib --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/asan" ||
+  cargo build --quiet -p iam-db-auth --lib --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/asan" ||
   die "the ASan build of the library failed"
 ASAN_DIR="$ROOT/target/asan/x86_64-unknown-linux-gnu/debug"
 ASAN_LIB="$ASAN_DIR/libiam_db_auth.so"

@@ -67,7 +67,7 @@ nightly_sysroot="$(rustc +nightly --print sysroot 2>/dev/null || true)"
 tsan_rt="$nightly_sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib/librustc-nightly_rt.tsan.a"
 tsan_variant=""
 if [[ -n "$nightly_sysroot" && -f "$tsan_rt" && -d "$nightly_sysroot/lib/rustlib/src/rust/library/std" ]]; then
-  if RUSTFLAGS="-Zsanitizer=thread" cargo +nightly build --quiet -Zbuild-std --lib \
+  if RUSTFLAGS="-Zsanitizer=thread" cargo +nightly build --quiet -Zbuild-std -p iam-db-auth --lib \
     --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/tsan-std" 2>"$OUT/tsan-build.log"; then
     tsan_lib="$ROOT/target/tsan-std/x86_64-unknown-linux-gnu/debug"
     "${tsan_cc[@]}" -c "$ROOT/c-tests/threads.c" -o "$OUT/threads-tsan.o"

@@ -18,7 +18,7 @@
 //! A passfile holds other people's secrets (other entries' passwords): buffers here are wiped
 //! when dropped, and no error or `Debug` output shows a line's content.
 
-use crate::timestamp::UtcSeconds;
+use iam_db_auth::UtcSeconds;
 use std::fmt;
 use zeroize::Zeroizing;
 

@@ -171,15 +171,21 @@ pub(crate) unsafe fn request_from_options<'a>(
             format!("unknown flags 0x{:x}", options.flags & !KNOWN_FLAGS),
         ));
     }
-    // SAFETY (all four): the caller guarantees the pointers per this function's contract.
+    // SAFETY: the caller guarantees each pointer is NULL or a NUL-terminated string that
+    // outlives `'a` (this function's contract).
     let host = unsafe { required_str(options.host, "host")? };
     let user = if kind.user_parameter().is_some() {
+        // SAFETY: as for `host`.
         unsafe { required_str(options.user, "user")? }
     } else {
+        // SAFETY: as for `host`.
         unsafe { optional_str(options.user, "user")? }.unwrap_or("")
     };
+    // SAFETY: as for `host`.
     let region = unsafe { optional_str(options.region, "region")? };
+    // SAFETY: as for `host`.
     let profile = unsafe { optional_str(options.profile, "profile")? };
+    // SAFETY: as for `host`.
     let signing_host = unsafe { optional_str(options.signing_host, "signing_host")? };
 
     let signing_port = match (options.signing_port, &defaults.signing_port) {

@@ -14,7 +14,7 @@ fn committed_header_matches_the_sources() {
         .generate()
         .expect("cbindgen could not generate the header")
         .write(&mut generated);
-    let path = Path::new(crate_dir).join("include/iam_db_auth.h");
+    let path = Path::new(crate_dir).join("../../include/iam_db_auth.h");
     if std::env::var_os("UPDATE_HEADER").is_some() {
         std::fs::write(&path, &generated).expect("write header");
         return;

@@ -1,7 +1,7 @@
 //! `iam-db-auth pgpass`: puts fresh tokens into a PostgreSQL passfile, once or (`--watch`)
 //! for as long as it runs, so that psql, pg_dump and every libpq program log in unchanged.
 //!
-//! The file format and the edit are in `iam_db_auth::pgpass` (pure); the disk in `passfile`.
+//! The file format and the edit are in `crate::pgpass` (pure); the disk in `passfile`.
 //! Tokens are made before the file is touched, so a failure leaves the file as it was. Log
 //! lines go to stderr and name entries (`host:port:database:user`), never tokens.
 
@@ -9,11 +9,11 @@ use super::login_kind::LoginKind;
 use super::passfile::{Editing, FileError, default_path};
 use super::signals::{self, Blocked};
 use super::{EXIT_FAILURE, EXIT_USAGE, given, libpq_probe, print_error};
-use clap::Args;
-use iam_db_auth::config;
-use iam_db_auth::pgpass::{
+use crate::pgpass::{
     EntryKey, Passfile, Shadow, Upserted, libpq_reads_long_lines, libpq_version_text, token_expiry,
 };
+use clap::Args;
+use iam_db_auth::config;
 use iam_db_auth::{Error, Token, TokenRequest, UtcSeconds};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

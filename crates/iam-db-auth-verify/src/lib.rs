@@ -8,11 +8,10 @@
 //! algorithm, signed headers, date, lifetime, expiry with a small clock skew, and that a
 //! session token is present exactly when the key is temporary.
 
-use crate::endpoint::shorten;
-use crate::kind::TokenKind;
-use crate::secret::SecretString;
-use crate::sign::{SigningKey, string_to_sign};
-use crate::timestamp::UtcSeconds;
+use iam_db_auth::TokenKind;
+use iam_db_auth::UtcSeconds;
+use iam_db_auth::endpoint::shorten;
+use iam_db_auth::secret::SecretString;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
@@ -491,9 +490,26 @@ fn check(
     canonical_request.push_str("\n\nhost\n");
     canonical_request.push_str(&hex::encode(Sha256::digest(b"")));
     let scope = format!("{date}/{region}/{service}/aws4_request");
-    let to_sign = string_to_sign(amz_date, &scope, canonical_request.as_bytes());
-    let signing_key = SigningKey::derive(&key.secret, signed_at, region, kind.service());
-    let expected = signing_key.sign(to_sign.as_bytes());
+    // The string to sign and the signature, written here from the SigV4 specification (not
+    // the signer's code), over aws-sigv4's key derivation and HMAC.
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+    );
+    let signing_key = Zeroizing::new(
+        aws_sigv4::sign::v4::generate_signing_key(
+            &key.secret,
+            signed_at.to_system_time(),
+            region,
+            kind.service(),
+        )
+        .as_ref()
+        .to_vec(),
+    );
+    let expected = Zeroizing::new(aws_sigv4::sign::v4::calculate_signature(
+        &signing_key,
+        to_sign.as_bytes(),
+    ));
     if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
         return reject(format!(
             "the signature does not match (wrong secret for key '{access_key_id}', or the token was altered)"
@@ -773,7 +789,7 @@ mod tests {
 
     #[test]
     fn the_encoding_check_is_the_encoders_round_trip() {
-        use crate::sign::uri_encode;
+        use iam_db_auth::sign::uri_encode;
         for text in [
             "",
             "abc",

@@ -4,8 +4,8 @@
 //! reference token and refuses it once anything in it is changed.
 
 use iam_db_auth::sign::{Presign, SigningCredentials, presign};
-use iam_db_auth::verify::{Expectation, Keystore, verify};
 use iam_db_auth::{AwsCredentials, TokenKind, TokenRequest, UtcSeconds};
+use iam_db_auth_verify::{Expectation, Keystore, verify};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -309,4 +309,26 @@ fn verifier_refuses_every_alteration() {
             .0
             .contains("long-term key")
     );
+}
+
+#[test]
+fn the_last_signable_second_makes_a_token_the_verifier_accepts() {
+    use iam_db_auth_verify::{Expectation, Keystore, verify};
+    let creds =
+        iam_db_auth::AwsCredentials::new("AKIDEXAMPLE", "engine-test-secret", None, None, "test");
+    let last = iam_db_auth::UtcSeconds::LAST_SIGNABLE;
+    let request = iam_db_auth::TokenRequest::new("db.internal", 5432, "app").signing_time(last);
+    let token =
+        iam_db_auth::token_with(&request, "us-east-1", &creds, std::time::UNIX_EPOCH).unwrap();
+    assert!(token.as_str().contains("X-Amz-Date=99991231T235959Z"));
+    let mut keys = Keystore::default();
+    keys.add("AKIDEXAMPLE", "engine-test-secret", None);
+    let endpoints = ["db.internal:5432".to_string()];
+    let expect = Expectation {
+        kind: iam_db_auth::TokenKind::Rds,
+        endpoints: &endpoints,
+        region: "us-east-1",
+        user: "app",
+    };
+    assert!(verify(token.as_str(), &expect, &keys, last).is_ok());
 }

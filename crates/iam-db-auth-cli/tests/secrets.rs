@@ -12,8 +12,8 @@ mod common;
 use common::{Sandbox, run, run_with_stdin, stderr, stdout, token_args};
 use iam_db_auth::secret::SecretString;
 use iam_db_auth::sign::{SigningCredentials, SigningKey};
-use iam_db_auth::verify::Keystore;
 use iam_db_auth::{AwsCredentials, TokenRequest, UtcSeconds, token_with};
+use iam_db_auth_verify::Keystore;
 use std::time::UNIX_EPOCH;
 
 const AKID: &str = "AKIASECRETSTEST00001";

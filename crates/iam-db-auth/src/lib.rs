@@ -36,8 +36,6 @@ pub mod log;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod mysql;
 /// cbindgen:ignore
-pub mod pgpass;
-/// cbindgen:ignore
 pub mod region;
 /// cbindgen:ignore
 pub mod request;
@@ -51,8 +49,6 @@ pub mod sign;
 pub mod timestamp;
 /// cbindgen:ignore
 pub mod token;
-/// cbindgen:ignore
-pub mod verify;
 
 pub use credentials::AwsCredentials;
 pub use engine::{token_for, token_with};

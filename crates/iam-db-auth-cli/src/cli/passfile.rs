@@ -10,7 +10,7 @@
 //! other's entries; an editor that changes the file in between is detected (the file's
 //! identity changed) and the edit is redone.
 
-use iam_db_auth::pgpass::MAX_FILE_LEN;
+use crate::pgpass::MAX_FILE_LEN;
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};

@@ -503,7 +503,7 @@ fn params(token: &str) -> (String, std::collections::BTreeMap<String, String>) {
 fn every_vector_kind_through_the_command_line() {
     let s = Sandbox::new("all-vectors");
     let mut checked = Vec::new();
-    for line in include_str!("vectors/tokens.jsonl")
+    for line in include_str!("../../iam-db-auth/tests/vectors/tokens.jsonl")
         .lines()
         .filter(|l| !l.is_empty())
     {

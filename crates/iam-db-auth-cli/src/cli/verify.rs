@@ -4,8 +4,8 @@
 
 use super::{EXIT_FAILURE, EXIT_USAGE, print_error};
 use clap::Args;
-use iam_db_auth::verify::{Expectation, Keystore, verify};
 use iam_db_auth::{TokenKind, UtcSeconds};
+use iam_db_auth_verify::{Expectation, Keystore, verify};
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,7 +72,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
     };
     let mut input = Zeroizing::new(Vec::new());
     // One token, bounded: never read an unbounded stream into memory.
-    let limit = iam_db_auth::verify::MAX_TOKEN_LEN as u64 + 2;
+    let limit = iam_db_auth_verify::MAX_TOKEN_LEN as u64 + 2;
     if std::io::stdin()
         .lock()
         .take(limit)

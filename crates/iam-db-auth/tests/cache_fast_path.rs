@@ -3,8 +3,8 @@
 //! through the shared cache from another thread), every token verifies, and a clear or new
 //! credentials are honoured at once. One test function: it changes the process environment.
 
-use iam_db_auth::verify::{Expectation, Keystore, verify};
 use iam_db_auth::{TokenRequest, UtcSeconds, clear_caches, token_for};
+use iam_db_auth_verify::{Expectation, Keystore, verify};
 use std::time::SystemTime;
 
 const HOST: &str = "mydb.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com";

@@ -19,8 +19,8 @@ use iam_db_auth::ffi::{
     iam_token_options_init,
 };
 use iam_db_auth::secret::SecretString;
-use iam_db_auth::verify::{Expectation, Keystore, verify};
 use iam_db_auth::{AwsCredentials, TokenKind, TokenRequest, UtcSeconds, token_with};
+use iam_db_auth_verify::{Expectation, Keystore, verify};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::{CStr, CString};
 use std::sync::Mutex;
@@ -103,6 +103,7 @@ struct Scanner;
 // is valid for `layout.size()` bytes until it is handed back.
 unsafe impl GlobalAlloc for Scanner {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's `layout` contract is the system allocator's.
         unsafe { System.alloc(layout) }
     }
 
@@ -111,6 +112,7 @@ unsafe impl GlobalAlloc for Scanner {
             // SAFETY: `ptr` is a live block of `layout.size()` bytes (this call frees it).
             judge(unsafe { std::slice::from_raw_parts(ptr, layout.size()) });
         }
+        // SAFETY: `ptr` came from `alloc` above with this `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
     // realloc is GlobalAlloc's default (alloc, copy, dealloc): the old block is judged too.
@@ -254,9 +256,9 @@ fn main() {
             options.flags = iam_db_auth::ffi::IAM_FLAG_NO_CACHE;
             iam_token_get_ext(&options)
         };
-        assert!(!token.is_null(), "{:?}", unsafe {
-            CStr::from_ptr(iam_last_error_message())
-        });
+        // SAFETY: the library returns a NUL-terminated string valid until this thread's next call.
+        let message = unsafe { CStr::from_ptr(iam_last_error_message()) };
+        assert!(!token.is_null(), "{message:?}");
         // SAFETY: returned by the library, freed once.
         unsafe { iam_token_free(token) };
     });

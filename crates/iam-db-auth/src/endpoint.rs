@@ -302,7 +302,7 @@ pub fn is_dsql_endpoint(host: &str) -> bool {
 }
 
 /// A prefix of `text` short enough for a message (inputs can be a megabyte long).
-pub(crate) fn shorten(text: &str) -> String {
+pub fn shorten(text: &str) -> String {
     shorten_to(text, 80)
 }
 
