@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need on a fresh Debian 12 machine (idempotent):
-# Debian packages, Rust components, and a Python venv in .venv.
+# Debian packages, Rust components, and a Python venv in .venv. `--deep` adds what only the deep
+# tier needs (cargo-fuzz, the nightly toolchain's miri and rust-src).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -32,13 +33,16 @@ for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+deep=0
+[[ "${1:-}" == --deep ]] && deep=1
+
 # Fuzzing (stage 80): cargo-fuzz, pinned. Miri (stage 25): the machine's nightly toolchain
 # with its miri and rust-src components.
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
+if ((deep)) && ! command -v cargo-fuzz >/dev/null 2>&1; then
   say "installing cargo-fuzz"
   cargo install cargo-fuzz@0.13.2 --locked --quiet
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if ((deep)) && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   for component in miri rust-src; do
     # A failed download fails stage 25 (and leaves stage 45's TSan on its fallback), not the
     # whole run: those stages say what is missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # Formatting and lints: cargo fmt --check and clippy with warnings as errors on every target.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"

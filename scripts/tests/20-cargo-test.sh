@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # Unit and integration tests (vectors, verifier, CLI, header drift): cargo test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"

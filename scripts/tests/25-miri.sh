@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Stage 25: Miri, the interpreter that detects undefined behaviour (out-of-bounds and
 # use-after-free accesses, invalid values, data races, leaks), over the unit tests of the pure
 # modules: endpoint and region rules, timestamps, the signer, the verifier, requests, kinds,

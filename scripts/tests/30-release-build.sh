@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # The release artifacts every later stage uses: target/release/{libiam_db_auth.so,iam-db-auth}.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"

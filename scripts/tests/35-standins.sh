@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Stage 35: the local RDS stand-ins are real and as strict as RDS. Starts the MariaDB and
 # PostgreSQL stand-ins (scripts/standin/), logs in with the stock `mariadb` and `psql` clients and
 # tokens from `iam-db-auth token`, checks every refusal for its reason in the server log, tests

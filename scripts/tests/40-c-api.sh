@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # The C ABI: tests built against the committed header with -Wall -Wextra -Wpedantic -Werror,
 # run directly (their tokens checked by the verifier) and under valgrind (no errors, no leaks).
 set -euo pipefail

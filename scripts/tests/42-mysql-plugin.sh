@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # Stage 42: the mysql_clear_password plugin logs real libmariadb clients in to the MariaDB
 # stand-in for RDS (scripts/standin/mariadb.sh) with IAM tokens, by configuration alone.
 #

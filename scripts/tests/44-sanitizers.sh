@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Stage 44: the C tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
 #
 # - The C programs are built with clang -fsanitize=address,undefined -fno-sanitize-recover

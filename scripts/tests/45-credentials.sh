@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Credential sources, rotation, failure bounds, logging, fork and threads (issue 5).
 #
 # 1. scripts/credtests (pytest): one test per credential source through the C ABI against

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # End-to-end: the pgpass helper, `exec` and the LD_PRELOAD library against the local RDS-like
 # PostgreSQL stand-in (scripts/standin/postgres.sh: TLS only, PAM + `iam-db-auth verify`), with
 # real clients:

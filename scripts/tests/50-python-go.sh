@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: fast
 # Python (ctypes) and Go (cgo) programs link the library, get tokens the verifier accepts, and
 # report the library's errors.
 set -euo pipefail

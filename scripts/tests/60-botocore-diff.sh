@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Differential test against botocore (the AWS CLI's signer): random hosts, ports (443
 # included), users full of characters that need encoding, session tokens, times. Byte-identical
 # tokens, and our verifier accepts botocore's.

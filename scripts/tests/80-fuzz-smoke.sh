@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # Stage 80: the fuzz targets (fuzz/, cargo-fuzz, libFuzzer + ASan) still build, lint clean,
 # replay their committed corpus and every input that once crashed them (fuzz/regressions/),
 # and fuzz a few seconds each without a finding. The long runs that built the corpus are

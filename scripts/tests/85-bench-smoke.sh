@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tier: deep
 # The benchmarks keep compiling and running: scripts/bench.sh --smoke runs every part with tiny
 # counts (cargo bench in --test mode, hyperfine against the AWS CLI, ctypes against boto3,
 # threads, cold start, the MySQL plugin logins) and writes its report. Numbers are not checked
