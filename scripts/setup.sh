@@ -38,6 +38,14 @@ deep=0
 
 # Fuzzing (stage 80): cargo-fuzz, pinned. Miri (stage 25): the machine's nightly toolchain
 # with its miri and rust-src components.
+# The declared MSRV (stage 15): the toolchain named by the workspace's rust-version.
+msrv="$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml")"
+if ((deep)) && [[ -n "$msrv" ]] && ! rustup toolchain list 2>/dev/null | grep -q "^$msrv-"; then
+  say "installing Rust $msrv (the declared MSRV)"
+  rustup toolchain install "$msrv" --profile minimal ||
+    echo "warning: could not install Rust $msrv (stage 15 will fail)" >&2
+fi
+
 if ((deep)) && ! command -v cargo-fuzz >/dev/null 2>&1; then
   say "installing cargo-fuzz"
   cargo install cargo-fuzz@0.13.2 --locked --quiet

@@ -32,6 +32,7 @@ if [[ -n "${CI:-}" ]]; then export CARGO_INCREMENTAL=0; fi
 # with IAM_TEST_CLEAN=1, a stage's private build tree is deleted when the stage ends.
 clean_builds="${IAM_TEST_CLEAN:-${CI:+1}}"
 declare -A STAGE_BUILD_DIRS=(
+  [15-msrv-doc]="target/msrv"
   [25-miri]="target/miri"
   [44-sanitizers]="target/asan"
   [45-credentials]="target/tsan-std"

@@ -4,4 +4,4 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-isolated_aws_env cargo test --quiet 2>&1
+isolated_aws_env cargo test --locked --workspace --quiet 2>&1

@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-cargo build --release --quiet
+cargo build --release --locked --quiet
 test -f "$LIB" && test -x "$BIN"
 say "library: $(stat -c %s "$LIB") bytes stripped; binary: $(stat -c %s "$BIN") bytes"
 # The library must not depend on libmariadb or libpq (it is loaded inside their clients).

@@ -2,6 +2,8 @@
 //! defaults, the MySQL plugin (which has no other way to be configured) and the CLI's flags.
 //! Read once per process, at first use.
 
+use crate::error::{Error, ErrorCode, Result};
+use crate::request::TokenRequest;
 use std::sync::OnceLock;
 
 /// Sign for this host instead of the one connected to (tunnels, port-forwards, IPs).
@@ -48,6 +50,38 @@ impl EnvDefaults {
             cache: !non_empty(CACHE_ENV).is_some_and(|v| is_false(&v)),
             allow_cleartext: non_empty(ALLOW_CLEARTEXT_ENV).is_some_and(|v| is_true(&v)),
         }
+    }
+}
+
+impl EnvDefaults {
+    /// The one step every door takes: fills what the caller left unset in `request` from these
+    /// settings (signing host and port, profile) and turns the cache off when the settings say
+    /// so. What the caller set wins. A signing port setting that is not a port is an error here,
+    /// at use, naming the variable.
+    pub fn apply<'a>(&'a self, mut request: TokenRequest<'a>) -> Result<TokenRequest<'a>> {
+        if request.signing_host.is_none() {
+            request.signing_host = self.signing_host.as_deref();
+        }
+        if request.signing_port.is_none() {
+            request.signing_port = match &self.signing_port {
+                Some(Ok(port)) => Some(*port),
+                Some(Err(text)) => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidPort,
+                        format!(
+                            "{SIGNING_PORT_ENV}='{}' is not a port number (1-65535)",
+                            crate::endpoint::shorten(text).escape_debug()
+                        ),
+                    ));
+                }
+                None => None,
+            };
+        }
+        if request.profile.is_none() {
+            request.profile = self.profile.as_deref();
+        }
+        request.use_cache &= self.cache;
+        Ok(request)
     }
 }
 
@@ -114,5 +148,51 @@ mod tests {
         );
         assert!(!from(&[(ALLOW_CLEARTEXT_ENV, "0")]).allow_cleartext);
         assert!(from(&[(CACHE_ENV, "")]).cache);
+    }
+
+    #[test]
+    fn apply_fills_only_what_the_request_left_unset() {
+        let d = from(&[
+            (SIGNING_HOST_ENV, "db.example.com"),
+            (SIGNING_PORT_ENV, "3306"),
+            (PROFILE_ENV, "dbs"),
+            (CACHE_ENV, "0"),
+        ]);
+        let unset = d
+            .apply(TokenRequest::new("127.0.0.1", 13306, "app"))
+            .unwrap();
+        assert_eq!(unset.signing_host, Some("db.example.com"));
+        assert_eq!(unset.signing_port, Some(3306));
+        assert_eq!(unset.profile, Some("dbs"));
+        assert!(!unset.use_cache);
+
+        let mut own = TokenRequest::new("127.0.0.1", 13306, "app");
+        own.signing_host = Some("other.example.com");
+        own.signing_port = Some(5432);
+        own.profile = Some("mine");
+        let own = d.apply(own).unwrap();
+        assert_eq!(own.signing_host, Some("other.example.com"));
+        assert_eq!(own.signing_port, Some(5432));
+        assert_eq!(own.profile, Some("mine"));
+
+        let none = from(&[]);
+        let nothing = none.apply(TokenRequest::new("h", 1, "u")).unwrap();
+        assert_eq!(nothing.signing_host, None);
+        assert!(nothing.use_cache);
+    }
+
+    #[test]
+    fn apply_names_a_signing_port_setting_that_is_not_a_port() {
+        let d = from(&[(SIGNING_PORT_ENV, "abc")]);
+        let err = d.apply(TokenRequest::new("h", 1, "u")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidPort);
+        assert!(
+            err.to_string().contains("IAM_DB_AUTH_SIGNING_PORT='abc'"),
+            "{err}"
+        );
+        // An explicit port makes the bad setting irrelevant.
+        let mut explicit = TokenRequest::new("h", 1, "u");
+        explicit.signing_port = Some(3306);
+        assert!(d.apply(explicit).is_ok());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! `Zeroizing<String>` wipes a string's final buffer on drop, but not the buffers it outgrew:
 //! every reallocation while the text is built leaves a copy behind in freed memory. A
-//! [`SecretString`] never grows in place: when it needs room it copies itself into a larger
+//! [`SecretString`](crate::secret::SecretString) never grows in place: when it needs room it copies itself into a larger
 //! buffer and wipes the old one. Its `Debug` shows only the length.
 
 use std::fmt;
