@@ -369,16 +369,11 @@ fn verify_with_bad_keystores() {
     let malformed = s.write("malformed", "AKIA\n");
     let empty = s.write("empty", "# no keys\n");
     for (path, code, needle, row) in [
-        (
-            s.path("missing"),
-            2,
-            "No such file or directory",
-            "missing keystore",
-        ),
+        (s.path("missing"), 2, "not found", "missing keystore"),
         (
             s.path("dir"),
             2,
-            "Is a directory",
+            "is a directory, not a regular file",
             "keystore is a directory",
         ),
         (

@@ -27,6 +27,8 @@ pub mod engine;
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
+pub mod files;
+/// cbindgen:ignore
 mod fork;
 /// cbindgen:ignore
 pub mod kind;

@@ -270,10 +270,13 @@ fn conninfo_words(spec: &str) -> Result<Vec<(String, String)>, String> {
     }
 }
 
+/// The largest targets file read, bytes (a line is a few hundred bytes at most).
+const MAX_TARGETS_FILE_LEN: u64 = 1 << 20;
+
 /// Reads a targets file: one spec a line; blank lines and `#` comments skipped.
 fn read_targets_file(path: &Path) -> Result<Vec<Target>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read targets file {}: {e}", path.display()))?;
+    let text = iam_db_auth::files::read_regular_text(path, MAX_TARGETS_FILE_LEN)
+        .map_err(|e| format!("targets file {} {e}", path.display()))?;
     let mut targets = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -46,9 +46,12 @@ fn parse_kind(text: &str) -> Result<TokenKind, String> {
     TokenKind::from_name(text).ok_or_else(|| format!("'{text}' is not a token kind"))
 }
 
+/// The largest keystore read, bytes (a key is one line of at most a few KB).
+const MAX_KEYSTORE_LEN: u64 = 4 << 20;
+
 pub fn run(args: &VerifyArgs) -> ExitCode {
     // The file holds secret keys: read into a buffer sized from its length and wiped on drop.
-    let keystore = match std::fs::read_to_string(&args.keystore)
+    let keystore = match iam_db_auth::files::read_regular_text(&args.keystore, MAX_KEYSTORE_LEN)
         .map(Zeroizing::new)
         .map_err(|e| e.to_string())
         .and_then(|text| Keystore::parse(&text))
