@@ -85,7 +85,8 @@ def test_session_token_credentials_log_in(mariadb):
     # A typical session token: 1000 characters make a token of about 1.4 KB, far over the 511
     # bytes pam_exec would pass on.
     tok, _ = temporary_token(mariadb, "iam_user", 1000, utc(60))
-    assert len(tok) > 1000
+    length = len(tok)  # (asserted apart: a failed assertion prints its operands, and this is a credential)
+    assert length > 1000
     assert logged_in_as(mariadb_login(mariadb, "iam_user", *STOCK, *tls(mariadb), password=tok)) == "iam_user@%"
 
 
