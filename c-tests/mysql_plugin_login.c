@@ -2,7 +2,7 @@
  * An ordinary libmariadb (MariaDB Connector/C) program: it connects with a user and no
  * password, and knows nothing of IAM. Pointed at the iam-db-auth plugin directory (by
  * MARIADB_PLUGIN_DIR or --plugin-dir, which sets MYSQL_PLUGIN_DIR), it logs in with IAM tokens.
- * Used by scripts/tests/42-mysql-plugin.sh and scripts/bench/mysql-plugin-login.sh.
+ * Used by tests/e2e/test_mysql_plugin.py, test_mysql_plugin_asan.py and scripts/bench/mysql-plugin-login.sh.
  *
  * usage: mysql_plugin_login [options] HOST PORT USER
  *   --ca FILE         use TLS, verify the server's certificate against FILE

@@ -39,3 +39,12 @@ write_keystore() {
   } >"$file"
   chmod 600 "$file"
 }
+
+# pytest's marker selection for the tier scripts/test.sh is running (IAM_TEST_TIER): the fast
+# tier runs what is not marked deep, the deep tier the rest; outside the runner, everything.
+tier_marker() {
+  case "${IAM_TEST_TIER:-}" in
+    fast) printf '%s\n' -m "not deep" ;;
+    deep) printf '%s\n' -m deep ;;
+  esac
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite, in two tiers (each stage in scripts/tests/ says `# tier: fast` or `# tier: deep`):
+# The test suite, in two tiers (each stage in scripts/tests/ says `# tier: fast`, `# tier: deep`
+# or `# tier: fast deep`: a pytest stage then runs its fast checks in one and the rest in the other):
 #
 #   scripts/test.sh          the fast tier: lint, cargo test, the release build, the C ABI tests and
 #                            one real login through each door (budget: 12 minutes on 2 cores, once
@@ -59,7 +60,7 @@ say "setup took $(( $(date +%s) - setup_start )) s"
 stages_of() {
   local tier="$1" stage
   for stage in "$ROOT"/scripts/tests/[0-9]*.sh; do
-    grep -qx "# tier: $tier" "$stage" && printf '%s\n' "$stage"
+    grep -qE "^# tier:( [a-z]+)* $tier( |\$)" "$stage" && printf '%s\n' "$stage"
   done
 }
 

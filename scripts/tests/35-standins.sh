@@ -129,39 +129,7 @@ sized_token() { # LIMIT HOST PORT USER -> prints "SESSION TOKEN" for a token of 
   printf '%s %s' "$session" "$tok"
 }
 
-say "MariaDB stand-in (port $M_PORT)"
-tok="$(m_token iam_user)"
-accepted "mariadb: token over TLS (verify-server-cert) logs in as iam_user@%" "iam_user@%" m_login "$tok" iam_user "${m_tls[@]}"
-accepted "mariadb: the session is TLS" "TLSv1." \
-  bash -c "MYSQL_PWD=\"\$1\" mariadb --no-defaults -h 127.0.0.1 -P $M_PORT -u iam_user --ssl-ca=$CA --ssl-verify-server-cert -N -B -e \"SHOW STATUS LIKE 'Ssl_version'\" 2>/dev/null" _ "$tok"
-accepted "mariadb: iam_user (no REQUIRE SSL) also logs in without TLS" "iam_user@%" m_login "$tok" iam_user --skip-ssl
-tok_ssl="$(m_token iam_ssl_user)"
-accepted "mariadb: REQUIRE SSL user logs in over TLS" "iam_ssl_user@%" m_login "$tok_ssl" iam_ssl_user "${m_tls[@]}"
-refused "mariadb: REQUIRE SSL user without TLS is refused (the token itself is valid)" mariadb - m_login "$tok_ssl" iam_ssl_user --skip-ssl
-accepted "mariadb: over the unix socket, a token for localhost:$M_PORT logs in as iam_user@localhost" "iam_user@localhost" \
-  bash -c "MYSQL_PWD=\"\$1\" mariadb --no-defaults --socket=\"\$2\" -u iam_user -N -B -e 'SELECT CURRENT_USER()' 2>&1" _ \
-  "$(token --host localhost --port "$M_PORT" --user iam_user)" "$IAM_STANDIN_MARIADB_SOCKET"
-tok_rds="$(token --host 127.0.0.1 --port "$M_PORT" --user iam_user --signing-host "$IAM_STANDIN_MARIADB_RDS_HOST" --signing-port 3306)"
-accepted "mariadb: token signed for $IAM_STANDIN_MARIADB_RDS_HOST:3306 (signing-host override)" "iam_user@%" m_login "$tok_rds" iam_user "${m_tls[@]}"
-tok_temp="$(token_with "$TEMP_ID" "$TEMP_SECRET" "$TEMP_SESSION" --host 127.0.0.1 --port "$M_PORT" --user iam_user)"
-accepted "mariadb: session-token credentials, a ${#tok_temp}-byte token" "iam_user@%" m_login "$tok_temp" iam_user "${m_tls[@]}"
-read -r big_session tok_big < <(sized_token 10239 127.0.0.1 "$M_PORT" iam_user)
-echo "$BIG_ID $BIG_SECRET $big_session" >>"$IAM_STANDIN_KEYSTORE"
-accepted "mariadb: a ${#tok_big}-byte token (auth_pam_tool's limit is 10239)" "iam_user@%" m_login "$tok_big" iam_user "${m_tls[@]}"
-refused "mariadb: a wrong password is refused" mariadb "not a token" m_login "not-a-token" iam_user "${m_tls[@]}"
-refused "mariadb: a token for another user is refused" mariadb "is for user 'iam_ssl_user', not 'iam_user'" m_login "$tok_ssl" iam_user "${m_tls[@]}"
-refused "mariadb: an expired token (signed 20 min ago) is refused" mariadb "the token expired" \
-  m_login "$(m_token iam_user --signing-time "$TWENTY_MIN_AGO")" iam_user "${m_tls[@]}"
-refused "mariadb: a token signed with the wrong secret is refused" mariadb "signature does not match" \
-  m_login "$(token_with "$DEMO_ACCESS_KEY_ID" "wrong${DEMO_SECRET_ACCESS_KEY}" "" --host 127.0.0.1 --port "$M_PORT" --user iam_user)" iam_user "${m_tls[@]}"
-refused "mariadb: a token for another port is refused" mariadb "not for this server" m_login "$(token --host 127.0.0.1 --port "$P_PORT" --user iam_user)" iam_user "${m_tls[@]}"
-refused "mariadb: a token from expired temporary credentials is refused" mariadb "credentials of key '$OLD_ID' expired" \
-  m_login "$(token_with "$OLD_ID" "$OLD_SECRET" "$OLD_SESSION" --host 127.0.0.1 --port "$M_PORT" --user iam_user)" iam_user "${m_tls[@]}"
-refused "mariadb: a token with a newline after it is refused (RDS checks the password as sent)" mariadb "X-Amz-Signature is not" \
-  m_login "$tok"$'\n' iam_user "${m_tls[@]}"
-read -r big_session tok_huge < <(sized_token 11000 127.0.0.1 "$M_PORT" iam_user)
-echo "$BIG_ID $BIG_SECRET $big_session" >>"$IAM_STANDIN_KEYSTORE"
-refused "mariadb: a valid ${#tok_huge}-byte token is refused by auth_pam_tool itself (known limit)" mariadb - m_login "$tok_huge" iam_user "${m_tls[@]}"
+# The MariaDB stand-in's logins and refusals: tests/e2e/test_standin_mariadb.py (stage 42).
 
 say "PostgreSQL stand-in (port $P_PORT)"
 tok="$(p_token iam_user)"

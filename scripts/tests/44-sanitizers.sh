@@ -14,7 +14,8 @@
 # - LeakSanitizer runs at every exit (detect_leaks=1): no leaks.
 # - The MySQL plugin (the same instrumented library, as mysql_clear_password.so) is loaded by
 #   libmariadb in an ASan program, logs in to the MariaDB stand-in three times with Connector/C's
-#   deinit + dlclose + reload between logins, and is refused once (no credentials).
+#   deinit + dlclose + reload between logins, and is refused once (no credentials): the pytest
+#   module tests/e2e/test_mysql_plugin_asan.py, given the library in IAM_DB_AUTH_ASAN_LIB.
 # Prints one line per check and "N passed, N failed".
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -124,42 +125,18 @@ if build "$out/asan_canary" c-tests/asan_canary.c "${LINK[@]}"; then
 fi
 
 # --- the MySQL plugin, loaded and unloaded by libmariadb -------------------------------------------
-if command -v mariadb_config >/dev/null && [[ -x scripts/standin/mariadb.sh ]]; then
-  export IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_SANITIZER_PORT:-13308}"
-  trap 'scripts/standin/mariadb.sh stop >/dev/null 2>&1 || true' EXIT
-  if scripts/standin/mariadb.sh start >"$out/standin.log" 2>&1; then
-    eval "$(scripts/standin/mariadb.sh env)"
-    plugins="$out/plugins"
-    "$BIN" mysql-plugin install "$plugins" --library "$ASAN_LIB" >"$out/install.log" 2>&1 ||
-      fail "install the instrumented library as the plugin" "$(cat "$out/install.log")"
-    # shellcheck disable=SC2046
-    if clang -std=c11 -O1 -g -Wall -Wextra -Werror "${SAN[@]}" $(mariadb_config --cflags) \
-      c-tests/mysql_plugin_login.c $(mariadb_config --libs) -o "$out/mysql_plugin_login" 2>"$out/mysql.cc.log"; then
-      creds=(AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" AWS_REGION="$IAM_STANDIN_REGION")
-      log="$out/mysql-logins.log"
-      if isolated_aws_env "${creds[@]}" MARIADB_PLUGIN_DIR="$plugins" "$out/mysql_plugin_login" \
-        --ca "$IAM_STANDIN_MARIADB_CA" --count 3 --reinit 127.0.0.1 "$IAM_STANDIN_MARIADB_PORT" \
-        "$IAM_STANDIN_MARIADB_USER" >"$log" 2>&1 && grep -q "logins ok: 3 of 3" "$log"; then
-        pass "plugin: 3 logins with deinit + dlclose + reload between them, no ASan/UBSan/LSan report"
-      else
-        fail "plugin: 3 logins with deinit + dlclose + reload" "$(cat "$log")"
-      fi
-      log="$out/mysql-refused.log"
-      if isolated_aws_env AWS_REGION="$IAM_STANDIN_REGION" MARIADB_PLUGIN_DIR="$plugins" "$out/mysql_plugin_login" \
-        --ca "$IAM_STANDIN_MARIADB_CA" --expect-error 2061 127.0.0.1 "$IAM_STANDIN_MARIADB_PORT" \
-        "$IAM_STANDIN_MARIADB_USER" >"$log" 2>&1; then
-        pass "plugin: a refused login (no credentials), no ASan/UBSan/LSan report"
-      else
-        fail "plugin: a refused login (no credentials)" "$(cat "$log")"
-      fi
-    else
-      fail "build mysql_plugin_login.c with sanitizers" "$(cat "$out/mysql.cc.log")"
-    fi
+# tests/e2e/test_mysql_plugin_asan.py, against the instrumented library built above.
+if [[ -x "$VENV/bin/python" ]]; then
+  log="$out/mysql-plugin.log"
+  if isolated_aws_env IAM_STANDIN_MARIADB_PORT="${IAM_STANDIN_SANITIZER_PORT:-13308}" IAM_DB_AUTH_ASAN_LIB="$ASAN_LIB" \
+    "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider --basetemp="$out/pytest" \
+    tests/e2e/test_mysql_plugin_asan.py >"$log" 2>&1 && tail -n 1 "$log" | grep -Eq "^[0-9]+ passed in"; then
+    pass "plugin: 3 logins with deinit + dlclose + reload, and a refused login: no ASan/UBSan/LSan report"
   else
-    fail "the MariaDB stand-in did not start" "$(cat "$out/standin.log")"
+    fail "plugin under ASan (tests/e2e/test_mysql_plugin_asan.py)" "$(cat "$log")"
   fi
 else
-  fail "mariadb_config or the MariaDB stand-in is missing (scripts/setup.sh installs libmariadb-dev)"
+  fail "no Python venv: run scripts/setup.sh"
 fi
 
 # --- the libpq LD_PRELOAD shim (pq-preload/), loaded into a libpq program ------------------------
@@ -168,7 +145,7 @@ fi
 # Both log in to the PostgreSQL stand-in with a token the shim adds (no passfile, no password).
 if command -v pkg-config >/dev/null && pkg-config --exists libpq && [[ -x scripts/standin/postgres.sh ]]; then
   export IAM_STANDIN_PG_PORT="${IAM_STANDIN_SANITIZER_PG_PORT:-15449}"
-  trap 'scripts/standin/mariadb.sh stop >/dev/null 2>&1 || true; scripts/standin/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+  trap 'scripts/standin/postgres.sh stop >/dev/null 2>&1 || true' EXIT
   if scripts/standin/postgres.sh start >"$out/pg-standin.log" 2>&1; then
     eval "$(scripts/standin/postgres.sh env)"
     CONN="host=localhost port=$IAM_STANDIN_PG_PORT dbname=$IAM_STANDIN_PG_DATABASE user=$IAM_STANDIN_PG_USER sslmode=verify-full sslrootcert=$IAM_STANDIN_PG_CA"

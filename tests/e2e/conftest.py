@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +176,29 @@ def mariadb(built) -> StandIn:
 def postgres(built) -> StandIn:
     """The PostgreSQL stand-in for RDS (port IAM_STANDIN_PG_PORT, default 15452 here)."""
     yield from _start("postgres", STANDIN / "postgres.sh", "IAM_STANDIN_PG_PORT", "15452")
+
+
+def wait_until(cond, timeout: float = 5.0, interval: float = 0.02):
+    """Calls `cond()` until it returns something truthy or `timeout` seconds have passed; returns
+    its last result (falsy on time-out), for the caller to assert on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = cond()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
+
+
+def have_ipv6_loopback() -> bool:
+    """Whether this machine has ::1 (Linux lists it in /proc/net/if_inet6)."""
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return any(line.startswith("0" * 31 + "1 ") for line in f)
+    except OSError:
+        return False
+
+
+def pytest_configure(config):
+    # The MariaDB stand-in listens on ::1 too when the machine has it, for the IPv6 client checks.
+    if have_ipv6_loopback():
+        os.environ.setdefault("IAM_STANDIN_MARIADB_BIND", "127.0.0.1,::1")
