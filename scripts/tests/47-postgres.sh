@@ -124,7 +124,7 @@ case "$out" in *"INSERT INTO public.pgpass_probe VALUES (1, 'dumped');"*) ok "pg
 
 say "an unmodified psycopg program (binary wheel, its own libpq)"
 if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import psycopg' 2>/dev/null; then
-  out="$(client "$VENV/bin/python" "$ROOT/scripts/tests/postgres/psycopg_login.py" "$CONN" 2>&1)"
+  out="$(client "$VENV/bin/python" "$ROOT/tests/e2e/psycopg_login.py" "$CONN" 2>&1)"
   case "$out" in "$PGUSER_IAM ssl=True impl=binary libpq="*) ok "psycopg (binary, bundled libpq) logs in with the passfile's token: ${out#* impl=}" ;;
     *) not_ok "psycopg (binary, bundled libpq) logs in with the passfile's token" "$out" ;; esac
 else
@@ -478,7 +478,7 @@ case "$out" in *"INSERT INTO public.pgpass_probe VALUES (1, 'dumped');"*) ok "pg
 out="$(shimmed "$T/pg_login" "$CONN" 2>&1)"
 case "$out" in "$PGUSER_IAM ssl=t libpq="*) ok "a C program (PQconnectdb) logs in through the shim" ;;
   *) not_ok "a C program (PQconnectdb) logs in through the shim" "$out" ;; esac
-out="$(shimmed "$VENV/bin/python" "$ROOT/scripts/tests/postgres/psycopg_login.py" "$CONN" 2>&1)"
+out="$(shimmed "$VENV/bin/python" "$ROOT/tests/e2e/psycopg_login.py" "$CONN" 2>&1)"
 case "$out" in "$PGUSER_IAM ssl=True impl=binary"*) ok "psycopg with its bundled libpq (PQconnectStart) logs in through the shim" ;;
   *) not_ok "psycopg with its bundled libpq logs in through the shim" "$out" ;; esac
 out="$(PQ_HOSTS='*.rds.amazonaws.com' shimmed psql "$CONN" -XAtc "SELECT 1" 2>&1)"
