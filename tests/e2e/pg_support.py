@@ -171,6 +171,11 @@ def entry(passfile: os.PathLike | str, pg: Pg, host: str = "localhost", user: st
     return next((line for line in text.split("\n") if line.startswith(prefix)), None)
 
 
+def psql_logs_in(pg: Pg, passfile: os.PathLike | str) -> None:
+    """psql, reading `passfile`, logs in as the IAM user over TLS (verify-full)."""
+    assert_stdout(psql_login(pg.conninfo(), libpq_env(passfile)), f"{pg.user} true")
+
+
 def amz_date(line: str | None) -> str:
     """The token's X-Amz-Date (yyyymmddThhmmssZ: ordered as text), or "" when there is none."""
     m = re.search(r"X-Amz-Date=(\d{8}T\d{6}Z)", line or "")

@@ -19,7 +19,6 @@ from pg_support import (  # noqa: F401 (fixtures)
     CLIENTS,
     NO_PASSFILE,
     Pg,
-    assert_stdout,
     clients,
     entry,
     libpq_env,
@@ -28,6 +27,7 @@ from pg_support import (  # noqa: F401 (fixtures)
     pgpass,
     probe_table,
     psql_login,
+    psql_logs_in,
 )
 
 
@@ -38,10 +38,6 @@ def passfile(pg: Pg, tmp_path: Path) -> Path:
     r = pgpass(pg, path)
     assert r.returncode == 0, r.stderr
     return path
-
-
-def psql_logs_in(pg: Pg, passfile: Path) -> None:
-    assert_stdout(psql_login(pg.conninfo(), libpq_env(passfile)), f"{pg.user} true")
 
 
 def test_pgpass_writes_a_private_escaped_entry_and_never_prints_the_token(pg: Pg, tmp_path: Path):
