@@ -184,6 +184,9 @@ import string  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
+# Helper modules that test modules load as plugins get pytest's assertion messages too.
+pytest.register_assert_rewrite("pg_support")
+
 
 def wait_until(condition, timeout: float, interval: float = 0.05):
     """Calls `condition` until it returns something true (returned) or `timeout` seconds have

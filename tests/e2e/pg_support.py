@@ -2,8 +2,7 @@
 test_pam_module.py, test_standins.py): the stand-in's names and connection strings, one login
 helper per job, the pgpass command line, background processes, and the programs the tests build.
 
-The fixtures at the end are imported by the modules that use them (pytest finds a fixture by its
-name in the module's namespace).
+Modules load it as a plugin for its fixtures: `pytest_plugins = ["pg_support"]`.
 """
 
 from __future__ import annotations
@@ -313,3 +312,14 @@ def shim(built) -> Path:
     if r.returncode != 0:
         pytest.fail(f"the LD_PRELOAD library does not build:\n{r.stderr}")
     return Path(r.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def pam_check(tmp_path_factory) -> Path:
+    """scripts/standin/pam_check.c: a PAM application that hosts the stand-ins' module."""
+    out = tmp_path_factory.mktemp("pam_check") / "pam_check"
+    r = run(["cc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
+             ROOT / "scripts/standin/pam_check.c", "-lpam"])
+    if r.returncode != 0:
+        pytest.fail(f"scripts/standin/pam_check.c does not build:\n{r.stderr}")
+    return out

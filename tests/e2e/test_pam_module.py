@@ -10,27 +10,18 @@ import os
 import re
 import secrets
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, random_text, run, wait_until
-from pg_support import Pg, pg  # noqa: F401 (fixtures)
+from conftest import random_text, run, wait_until
+from pg_support import Pg
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 RESULT = re.compile(
     r"^result=(?P<result>.+) ms=(?P<ms>\d+) children_left=(?P<children_left>yes|no) "
     r"reaped_by_handler=(?P<reaped>\d+) sigchld_kept=(?P<sigchld_kept>yes|no)$"
 )
-
-
-@pytest.fixture(scope="session")
-def pam_check(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pam_check") / "pam_check"
-    r = run(["cc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
-             ROOT / "scripts/standin/pam_check.c", "-lpam"])
-    if r.returncode != 0:
-        pytest.fail(f"scripts/standin/pam_check.c does not build:\n{r.stderr}")
-    return out
 
 
 def pam_login(pam_check: Path, service: str, user: str, sigchld: str, password: str) -> dict[str, str]:

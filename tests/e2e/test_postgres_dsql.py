@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, run
-from pg_support import Pg, entry, libpq_env, pg, psql_login, assert_stdout  # noqa: F401 (fixtures)
+from pg_support import Pg, entry, libpq_env, psql_login, assert_stdout
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 
 def dsql_conninfo(pg: Pg, user: str) -> str:

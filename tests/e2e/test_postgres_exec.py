@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, StandIn, aws_env, demo_env, random_text, run, wait_until
-from pg_support import WHO, Pg, assert_stdout, background, libpq_env, pg  # noqa: F401 (fixtures)
+from pg_support import WHO, Pg, assert_stdout, libpq_env
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 
 def exec_args(pg: Pg, *command, options: tuple = ()) -> list:

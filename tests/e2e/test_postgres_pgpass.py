@@ -15,20 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, aws_env, run, temporary_key, random_text
-from pg_support import (  # noqa: F401 (fixtures)
-    CLIENTS,
-    NO_PASSFILE,
-    Pg,
-    clients,
-    entry,
-    libpq_env,
-    pg,
-    pg_login_program,
-    pgpass,
-    probe_table,
-    psql_login,
-    psql_logs_in,
-)
+from pg_support import CLIENTS, NO_PASSFILE, Pg, entry, libpq_env, pgpass, psql_login, psql_logs_in
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 
 @pytest.fixture

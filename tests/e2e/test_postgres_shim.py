@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import LIB, aws_env, run
-from pg_support import (  # noqa: F401 (fixtures)
-    CLIENTS,
-    Pg,
-    assert_stdout,
-    clients,
-    libpq_env,
-    pg,
-    pg_login_program,
-    probe_table,
-    psql_login,
-    shim,
-)
+from pg_support import CLIENTS, Pg, assert_stdout, libpq_env, psql_login
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 CONNECT_FUNCTIONS = ["PQconnectStart", "PQconnectStartParams", "PQconnectdb", "PQconnectdbParams", "PQsetdbLogin"]
 

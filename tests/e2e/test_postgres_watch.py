@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, aws_env, run, wait_until
-from pg_support import Pg, amz_date, background, entry, pg, psql_logs_in  # noqa: F401 (fixtures)
+from pg_support import Pg, amz_date, entry, psql_logs_in
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 
 def watch_args(pg: Pg, passfile: Path, *options: str) -> list:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import BIN, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, TempKey, aws_env, random_text, run, temporary_key
-from pg_support import Pg, assert_refused, assert_stdout, libpq_env, pg, psql_login  # noqa: F401 (fixtures)
+from pg_support import Pg, assert_refused, assert_stdout, libpq_env, psql_login
+
+pytest_plugins = ["pg_support"]  # its fixtures
 
 # What the verifier takes at most (it refuses longer tokens itself).
 VERIFIER_LIMIT = 16384
