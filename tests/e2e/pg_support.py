@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ROOT, StandIn, demo_env, run, aws_env, wait_until
+from conftest import BIN, ROOT, StandIn, aws_env, demo_env, run, wait_until
 from conftest import token as cli_token
 
 # What every login query prints: who logged in, and whether the session is TLS.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, run
-from pg_support import Pg, entry, libpq_env, psql_login, assert_stdout
+from pg_support import Pg, assert_stdout, entry, libpq_env, psql_login
 
 pytest_plugins = ["pg_support"]  # its fixtures
 

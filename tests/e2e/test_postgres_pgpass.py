@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, aws_env, run, temporary_key, random_text
+from conftest import BIN, aws_env, random_text, run, temporary_key
 from pg_support import CLIENTS, NO_PASSFILE, Pg, entry, libpq_env, pgpass, psql_login, psql_logs_in
 
 pytest_plugins = ["pg_support"]  # its fixtures
