@@ -31,6 +31,8 @@ pub mod files;
 /// cbindgen:ignore
 mod fork;
 /// cbindgen:ignore
+pub mod inspect;
+/// cbindgen:ignore
 pub mod kind;
 /// cbindgen:ignore
 pub mod log;
