@@ -1,5 +1,6 @@
 //! `iam-db-auth token` (and `rds generate-db-auth-token`): print one token.
 
+use super::doctor::decode;
 use super::{EXIT_FAILURE, EXIT_USAGE, given, print_error};
 use clap::Args;
 use iam_db_auth::config;
@@ -11,8 +12,13 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub struct TokenArgs {
     /// Database endpoint (host name) the client connects to
-    #[arg(long, visible_alias = "hostname", value_name = "HOST")]
-    host: String,
+    #[arg(
+        long,
+        visible_alias = "hostname",
+        value_name = "HOST",
+        required_unless_present = "explain"
+    )]
+    host: Option<String>,
     /// Database port (required for rds tokens)
     #[arg(long)]
     port: Option<u16>,
@@ -52,6 +58,11 @@ pub struct TokenArgs {
     /// Output format, as the AWS CLI's --output: text prints the token, json a JSON string
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     output: String,
+    /// Decode the token given on standard input instead of making one: what it is signed for
+    /// (host:port, user, region, service), when it was signed and expires; never the
+    /// signature. No network, no credentials
+    #[arg(long, conflicts_with_all = ["host", "port", "user", "region", "profile", "signing_host", "signing_port", "signing_time"])]
+    explain: bool,
     /// Accepted for AWS CLI compatibility; does nothing
     #[arg(long, hide = true)]
     no_cli_pager: bool,
@@ -69,6 +80,13 @@ pub fn parse_time(text: &str) -> Result<UtcSeconds, String> {
 }
 
 pub fn run(args: &TokenArgs) -> ExitCode {
+    if args.explain {
+        return explain(args.output == "json");
+    }
+    let Some(host) = args.host.as_deref() else {
+        print_error("--host is required");
+        return ExitCode::from(EXIT_USAGE);
+    };
     if args.kind.signs_port() && args.port.is_none() {
         print_error(format!("--port is required for {} tokens", args.kind));
         return ExitCode::from(EXIT_USAGE);
@@ -80,7 +98,7 @@ pub fn run(args: &TokenArgs) -> ExitCode {
     }
     let request = TokenRequest {
         kind: args.kind,
-        host: &args.host,
+        host,
         port: args.port.unwrap_or(0),
         user,
         region: args.region.as_deref(),
@@ -127,5 +145,41 @@ pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
             print_error(err.message());
             ExitCode::from(EXIT_FAILURE)
         }
+    }
+}
+
+/// `--explain`: decodes the token on stdin (bounded) and prints what it says.
+fn explain(json: bool) -> ExitCode {
+    use std::io::Read as _;
+    let mut input = zeroize::Zeroizing::new(Vec::new());
+    let limit = decode::MAX_TOKEN_LEN as u64 + 2;
+    if let Err(e) = std::io::stdin().lock().take(limit).read_to_end(&mut input) {
+        print_error(format!("could not read the token from standard input: {e}"));
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    let Ok(text) = std::str::from_utf8(&input) else {
+        print_error("the input is not text, so not a token");
+        return ExitCode::from(EXIT_FAILURE);
+    };
+    let decoded = match decode::decode(text) {
+        Ok(d) => d,
+        Err(e) => {
+            print_error(e);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let now = UtcSeconds::from_system_time(std::time::SystemTime::now())
+        .unwrap_or(UtcSeconds::from_unix(0));
+    if json {
+        println!("{}", decode::explain_json(&decoded, now));
+    } else {
+        for (name, value) in decode::explain_lines(&decoded, now) {
+            println!("{name:<14}{value}");
+        }
+    }
+    if decoded.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
     }
 }
