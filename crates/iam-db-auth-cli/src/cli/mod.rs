@@ -2,6 +2,7 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod doctor;
 mod dsql;
 mod exec;
 mod libpq_probe;
@@ -9,6 +10,7 @@ mod login_kind;
 mod mysql_plugin;
 mod passfile;
 mod pgpass;
+mod policy;
 mod signals;
 mod token;
 mod verify;
@@ -56,6 +58,11 @@ enum Command {
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
+    /// Say why an IAM login fails, and what to change: checks the endpoint, DNS, credentials,
+    /// the token, the clock, TCP, TLS and a real login, one line each
+    Doctor(doctor::DoctorArgs),
+    /// Print the IAM policy statement and the SQL a database user needs for IAM logins
+    Policy(policy::PolicyArgs),
     /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
     MysqlPlugin {
         #[command(subcommand)]
@@ -92,6 +99,8 @@ pub fn run() -> ExitCode {
         Command::Pgpass(args) => pgpass::run(&args),
         Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Policy(args) => policy::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
     }
 }
