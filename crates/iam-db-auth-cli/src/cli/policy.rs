@@ -51,14 +51,14 @@ pub fn run(args: &PolicyArgs) -> ExitCode {
         print_error(e.message());
         return ExitCode::from(EXIT_USAGE);
     }
-    if let Some(account) = &args.account {
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            print_error(format!(
-                "--account '{}' is not a 12-digit AWS account id",
-                account.escape_debug()
-            ));
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Some(account) = &args.account
+        && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
+    {
+        print_error(format!(
+            "--account '{}' is not a 12-digit AWS account id",
+            account.escape_debug()
+        ));
+        return ExitCode::from(EXIT_USAGE);
     }
     let region = args
         .region

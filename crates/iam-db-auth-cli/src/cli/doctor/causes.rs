@@ -163,7 +163,7 @@ pub fn rank(e: &Evidence) -> Vec<Cause> {
         },
     ));
     // Stable: equal scores keep the order above.
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
     scored.into_iter().take(5).map(|(_, c)| c).collect()
 }
 

@@ -69,17 +69,18 @@ struct State {
 /// Runs every check in order.
 pub fn run_all(settings: &Settings) -> Vec<Check> {
     let mut state = State::default();
-    let mut checks = Vec::new();
-    checks.push(endpoint_check(settings, &mut state));
-    checks.push(dns_check(settings, &mut state));
-    checks.push(credentials_check(settings, &mut state));
-    checks.push(token_check(settings, &mut state));
-    checks.push(clock_check(&mut state));
-    checks.push(tcp_check(settings, &mut state));
-    checks.push(tls_check(settings, &mut state));
-    checks.push(cleartext_check(settings, &mut state));
-    checks.push(login_check(settings, &mut state));
-    checks
+    // In order: each reads what the ones before it found.
+    vec![
+        endpoint_check(settings, &mut state),
+        dns_check(settings, &mut state),
+        credentials_check(settings, &mut state),
+        token_check(settings, &mut state),
+        clock_check(&mut state),
+        tcp_check(settings, &mut state),
+        tls_check(settings, &mut state),
+        cleartext_check(settings, &mut state),
+        login_check(settings, &mut state),
+    ]
 }
 
 /// What kind of RDS endpoint a name is, if it is one.
@@ -153,10 +154,13 @@ fn endpoint_check(s: &Settings, state: &mut State) -> Check {
             };
             state.region = region.clone();
             let Some(region) = region else {
-                return Check::fail(
+                // An alias may resolve to an RDS name that carries it (see dns).
+                return Check::warn(
                     "endpoint",
-                    format!("{signing} does not name a region and none is configured."),
-                    "pass --region (the DB instance's region) or set AWS_REGION.",
+                    format!(
+                        "{signing} is not an RDS endpoint name and names no region; none is configured."
+                    ),
+                    "pass --region (the DB instance's region) or set AWS_REGION, or sign for the RDS name (--signing-host).",
                 );
             };
             let signed_for = if s.signing_host.is_some() {
@@ -234,13 +238,20 @@ fn dns_check(s: &Settings, state: &mut State) -> Check {
         .find(|n| endpoint::infer_region(n).is_some())
         .cloned();
     let signing = s.signing_host();
+    let mut region_note = String::new();
+    if let (None, Some(rds)) = (&state.region, &rds_name) {
+        state.region = endpoint::infer_region(rds);
+        if let Some(r) = &state.region {
+            region_note = format!(" Its region, {r}, is the token's.");
+        }
+    }
     let mut check = match (&rds_name, rds_endpoint_kind(&s.host)) {
         (Some(rds), None) if !signing.eq_ignore_ascii_case(rds) => {
             state.rds_name_not_signed = Some(rds.clone());
             Check::fail(
                 "dns",
                 format!(
-                    "{} is not an RDS endpoint name; it resolves {path} to {} ({}). RDS checks the token against its own name, so a token signed for {signing} is refused.",
+                    "{} is not an RDS endpoint name; it resolves {path} to {} ({}). RDS checks the token against its own name, so a token signed for {signing} is refused.{region_note}",
                     s.host,
                     addresses.join(", "),
                     s.resolver.describe()
@@ -349,6 +360,12 @@ fn credentials_check(s: &Settings, state: &mut State) -> Check {
                 .fact("arn", identity.arn.as_str())
                 .fact("account", identity.account.as_str())
         }
+        Err(sts::StsError::Rejected { code, message }) if is_time_error(code, message) => Check::warn(
+            "credentials",
+            format!("{found}; STS refused the request's time ({code}: {message}), so the credentials are unconfirmed (see clock)."),
+            "sync the clock (timedatectl set-ntp true, or chronyc makestep), then run doctor again.",
+        )
+        .fact("sts_error", code.as_str()),
         Err(sts::StsError::Rejected { code, message }) => {
             state.credentials_refused = Some(format!("STS: {code}"));
             let (what, fix) = match code.as_str() {
@@ -362,10 +379,6 @@ fn credentials_check(s: &Settings, state: &mut State) -> Check {
                 "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => (
                     format!("the session token has expired ({code})"),
                     "get fresh credentials (aws sso login, assume the role again, or re-export the AWS_* variables).",
-                ),
-                "SignatureDoesNotMatch" if message.to_ascii_lowercase().contains("expired") => (
-                    format!("STS refused the request's time ({code}: {message})"),
-                    "sync the clock (timedatectl set-ntp true, or chronyc makestep).",
                 ),
                 "SignatureDoesNotMatch" => (
                     format!(
@@ -390,6 +403,15 @@ fn credentials_check(s: &Settings, state: &mut State) -> Check {
     };
     state.sts = Some(answer);
     facts(check.fact("sts_endpoint", url))
+}
+
+/// STS's answers to a request signed at a time too far from its clock: they say nothing about
+/// the credentials themselves.
+fn is_time_error(code: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == "RequestTimeTooSkewed"
+        || (code == "SignatureDoesNotMatch"
+            && (message.contains("signature expired") || message.contains("not yet current")))
 }
 
 fn token_check(s: &Settings, state: &mut State) -> Check {
@@ -751,7 +773,7 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
         Err(ProbeError::Broken(why)) => Check::fail(
             "tls",
             format!("{why}."),
-            "check the port and the engine (--engine).",
+            "check that the port is the database's and the engine (--engine); a refusal's message says what the server wants.",
         ),
     };
     state.tls = Some(client);

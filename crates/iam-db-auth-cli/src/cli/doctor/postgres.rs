@@ -133,10 +133,8 @@ fn after_ok(
     let mut version = String::new();
     loop {
         match next_message(stream, input, deadline)? {
-            backend::Message::ParameterStatus(p) => {
-                if p.name().ok() == Some("server_version") {
-                    version = p.value().unwrap_or_default().to_string();
-                }
+            backend::Message::ParameterStatus(p) if p.name().ok() == Some("server_version") => {
+                version = p.value().unwrap_or_default().to_string();
             }
             backend::Message::ReadyForQuery(_) => {
                 return Ok(Login::Accepted(format!("PostgreSQL {version}")));

@@ -413,9 +413,9 @@ fn parse(status: u16, body: &[u8]) -> Result<CallerIdentity, StsError> {
         let arn = element(&text, "Arn");
         return match (account, arn) {
             (Some(account), Some(arn)) => Ok(CallerIdentity { account, arn }),
-            _ => Err(StsError::Unreachable(format!(
-                "HTTP 200 without an Account and Arn: is this an STS endpoint?"
-            ))),
+            _ => Err(StsError::Unreachable(
+                "HTTP 200 without an Account and Arn: is this an STS endpoint?".into(),
+            )),
         };
     }
     match element(&text, "Code") {
