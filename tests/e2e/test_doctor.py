@@ -242,6 +242,17 @@ def test_an_unknown_key_names_the_credentials(target, sts):
     assert report.check("login")["causes"][0]["cause"] == "credentials", report.describe()
 
 
+def test_a_wrong_secret_names_the_secret(pg, sts):
+    # The demo key id with another secret: STS (the stand-in recomputes the signature) refuses
+    # it, and so does the database.
+    env = aws_env(AWS_ACCESS_KEY_ID="AKIAIAMDBAUTHDEMO001", AWS_SECRET_ACCESS_KEY=random_text(40),
+                  AWS_ENDPOINT_URL_STS=sts.url)
+    report = doctor(pg.args(), env)
+    assert report.first_cause() == "credentials", report.describe()
+    assert "secret access key does not belong to access key AKIAIAMDBAUTHDEMO001" in report.check("credentials")["summary"]
+    assert sts.seen == [("AKIAIAMDBAUTHDEMO001", "SignatureDoesNotMatch")]
+
+
 def test_a_skewed_clock_names_the_clock(target, sts):
     # AWS's clock (the STS stand-in's) 10 minutes ahead: this machine's is 10 minutes behind.
     sts.skew = 600

@@ -188,26 +188,18 @@ fn render(i: &Inputs<'_>) -> String {
         partition(region),
         i.user
     );
-    let statement = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "IamDbAuthConnect",
-            "Effect": "Allow",
-            "Action": "rds-db:connect",
-            "Resource": resource,
-        }]
-    });
+    // Written out rather than serialized, to keep the order AWS documents (Version first).
+    let statement = format!(
+        "{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {{\n      \"Sid\": \"IamDbAuthConnect\",\n      \"Effect\": \"Allow\",\n      \"Action\": \"rds-db:connect\",\n      \"Resource\": {}\n    }}\n  ]\n}}",
+        serde_json::Value::String(resource)
+    );
     let mut out = String::new();
     let _ = writeln!(
         out,
         "# 1. The IAM policy statement the signing identity needs{}:",
         i.caller.map(|c| format!(" ({c})")).unwrap_or_default()
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        serde_json::to_string_pretty(&statement).unwrap_or_default()
-    );
+    let _ = writeln!(out, "{statement}");
     let _ = writeln!(out, "# Account: {}.", i.account_note);
     if i.region.is_none() {
         let _ = writeln!(

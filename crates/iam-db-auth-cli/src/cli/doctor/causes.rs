@@ -100,8 +100,12 @@ pub fn rank(e: &Evidence) -> Vec<Cause> {
                     "the token is signed for {}, but the server is {rds}: RDS checks the token against its own endpoint name.",
                     e.signing_host
                 ),
-                None => format!(
+                None if e.signing_host_not_rds => format!(
                     "the token is signed for host {}; RDS accepts only its own endpoint name (not an IP address, alias or tunnel name).",
+                    e.signing_host
+                ),
+                None => format!(
+                    "the token is signed for {}: right only if that is this server's own endpoint (not another instance's or cluster's).",
                     e.signing_host
                 ),
             },

@@ -164,10 +164,7 @@ fn endpoint_check(s: &Settings, state: &mut State) -> Check {
                 );
             };
             let signed_for = if s.signing_host.is_some() {
-                format!(
-                    " (the token is signed for {signing}, you connect to {})",
-                    s.host
-                )
+                format!("; you connect to {}", s.host)
             } else {
                 String::new()
             };
@@ -930,8 +927,12 @@ fn evidence(s: &Settings, state: &State) -> Evidence {
         user: s.user.clone(),
         signing_host: s.signing_host().to_string(),
         connect_port: s.port,
-        region: decoded
-            .map(|d| d.region.clone())
+        // The policy names the endpoint's region, whatever the token was signed for.
+        region: state
+            .region_conflict
+            .as_ref()
+            .map(|(_, endpoint)| endpoint.clone())
+            .or_else(|| decoded.map(|d| d.region.clone()))
             .or_else(|| state.region.clone())
             .unwrap_or_default(),
         account: identity.map(|i| i.account.clone()),
