@@ -1,10 +1,11 @@
 //! The core: turns a validated request into a token. Region, then credentials, then the cache,
 //! then the signer. Every door (C ABI, MySQL plugin, CLI) calls [`token_for`].
 
-use crate::cache::{self, TokenKey};
+use crate::cache::TokenKey;
 use crate::credentials::AwsCredentials;
 use crate::endpoint;
 use crate::error::{Error, ErrorCode, Result};
+use crate::fast_path;
 use crate::log::{Level, enabled, log_at};
 use crate::region::{RegionSource, profile_label};
 use crate::request::TokenRequest;
@@ -26,7 +27,22 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     let core = runtime::core();
     let cacheable = request.use_cache && request.signing_time.is_none();
     if cacheable {
-        if let Some(token) = repeat_hit(core, request, started)? {
+        let log_hit = |region: &str, region_source, credentials_source: &str| {
+            log_at!(
+                Level::Debug,
+                "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
+                CacheUse::Hit.describe(),
+                request.effective_user(),
+                request.effective_signing_host(),
+                request.effective_signing_port(),
+                request.kind,
+                region,
+                region_source,
+                credentials_source,
+                started.map_or(0, |s| s.elapsed().as_micros())
+            );
+        };
+        if let Some(token) = fast_path::repeat(core, request, log_hit) {
             return Ok(token);
         }
     }
@@ -36,20 +52,9 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     // Read before the cache is: a clear after this point makes the remembered hit stale.
     let epoch = core.tokens.epoch();
     let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
-    if cacheable
-        && matches!(
-            region_source,
-            RegionSource::Explicit | RegionSource::Endpoint
-        )
-    {
-        cache::remember(
-            core_id(core),
-            epoch,
-            request,
-            (&region, region_source),
-            credentials.identity(),
-            &token,
-        );
+    if cacheable {
+        let region = (&*region, region_source);
+        fast_path::remember(core, epoch, request, region, &credentials, &token);
     }
     // A cache hit is routine (debug); a new token is worth a line at info.
     let level = if cache == CacheUse::Hit {
@@ -70,61 +75,6 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
         started.map_or(0, |s| s.elapsed().as_micros())
     );
     Ok(token)
-}
-
-/// The token this thread was last handed from the cache, if `request` is the one it answered
-/// and the cache's rules still allow it: the same credentials now, enough life left, nothing
-/// cleared since. The request passed validation and region inference when it was remembered,
-/// and both depend on the request alone, so they are not repeated.
-fn repeat_hit(
-    core: &Core,
-    request: &TokenRequest<'_>,
-    started: Option<Instant>,
-) -> Result<Option<Token>> {
-    let Some(last) = cache::recall(core_id(core), request, |last| {
-        Some((
-            last.token.clone(),
-            last.identity,
-            last.usable_until,
-            last.epoch,
-        ))
-    }) else {
-        return Ok(None);
-    };
-    let (token, identity, usable_until, epoch) = last;
-    let current = match core.reusable_identity(request.profile) {
-        Some(current) => current,
-        None => core.credentials(request.profile)?.identity(),
-    };
-    let now = signing_time(SystemTime::now())?;
-    if current != identity || now >= usable_until || core.tokens.epoch() != epoch {
-        return Ok(None);
-    }
-    if enabled(Level::Debug) {
-        let credentials = core.credentials(request.profile)?;
-        cache::recall(core_id(core), request, |last| {
-            log_at!(
-                Level::Debug,
-                "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
-                CacheUse::Hit.describe(),
-                request.effective_user(),
-                request.effective_signing_host(),
-                request.effective_signing_port(),
-                request.kind,
-                last.region,
-                last.region_source,
-                credentials.source(),
-                started.map_or(0, |s| s.elapsed().as_micros())
-            );
-            Some(())
-        });
-    }
-    Ok(Some(token))
-}
-
-/// Identifies the library state of this process image (a new one after `fork`).
-fn core_id(core: &Core) -> usize {
-    std::ptr::from_ref(core) as usize
 }
 
 /// How the token cache served a request (for the log).

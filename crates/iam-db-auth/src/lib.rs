@@ -25,6 +25,8 @@ pub mod endpoint;
 /// cbindgen:ignore
 pub mod engine;
 pub mod error;
+/// cbindgen:ignore
+mod fast_path;
 pub mod ffi;
 /// cbindgen:ignore
 mod fork;

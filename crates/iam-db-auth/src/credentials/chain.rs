@@ -3,11 +3,11 @@
 //! answer), refuses expired credentials, and keeps temporary ones through a failed refresh.
 
 use super::lookup::{self, RuntimeHandle};
-use super::snapshot::CurrentCredentials;
 use super::sources::Sources;
 use super::value::describe_time;
 use super::{AwsCredentials, refresh};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fast_path::CurrentCredentials;
 use crate::log::{Level, log_at};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -111,9 +111,8 @@ impl CredentialChain {
         self.current.clear();
     }
 
-    /// The identity of the current credentials while they may be reused without a lookup;
-    /// `None` when a call to [`credentials`](Self::credentials) is needed. Takes no lock.
-    pub(crate) fn reusable_identity(&self) -> Option<u64> {
-        self.current.reusable_identity()
+    /// The current credentials, for the fast path's lock-free look at them.
+    pub(crate) fn current(&self) -> &CurrentCredentials {
+        &self.current
     }
 }

@@ -16,8 +16,8 @@
 //! - `value.rs`: [`AwsCredentials`], what the engine signs with: secrets wiped on drop and
 //!   never in `Debug`, an identity that tells credentials apart for cache keys.
 //! - `chain.rs`: the chain for one profile selection: reuse, one lookup at a time, expired
-//!   credentials refused, stale ones kept through a failed refresh.
-//! - `snapshot.rs`: the chain's current credentials, locked, and mirrored for a token cache hit.
+//!   credentials refused, stale ones kept through a failed refresh. Its current credentials
+//!   sit in `fast_path::CurrentCredentials`, which a repeated request reads without a lock.
 //! - `refresh.rs`: how long credentials are reused and when stale ones are kept (pure).
 //! - `lookup.rs`: one lookup through the sources in named steps, and its error messages.
 //! - `sources/`: what a source is, its back-off, and one file per source's builder.
@@ -29,7 +29,6 @@ mod files;
 mod lookup;
 mod redact;
 mod refresh;
-mod snapshot;
 mod sources;
 mod value;
 

@@ -1,8 +1,8 @@
 //! [`CurrentCredentials`]: the credentials a chain uses now and until when, behind a lock for
-//! the chain, and mirrored in two atomics for a token cache hit. Every write goes through one
+//! the chain, and mirrored in two atomics for the fast path. Every write goes through one
 //! method that updates both under the write lock, so they cannot get out of step.
 
-use super::AwsCredentials;
+use crate::credentials::AwsCredentials;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -15,7 +15,7 @@ struct Snapshot {
 
 /// A chain's current credentials.
 ///
-/// The chain reads them through the lock ([`reusable`](Self::reusable)), a cache hit through
+/// The chain reads them through the lock ([`reusable`](Self::reusable)), the fast path through
 /// the mirror ([`reusable_identity`](Self::reusable_identity)): a cache hit only compares
 /// identities, and taking the read lock and cloning the `Arc` would write two shared counters,
 /// cache lines that threads hitting the cache at once pass back and forth.
