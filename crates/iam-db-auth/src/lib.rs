@@ -1,11 +1,12 @@
 //! iam-db-auth: AWS IAM database authentication tokens for every client.
 //!
-//! One core, several doors. The core turns a [`TokenRequest`] into a [`Token`]: it validates
-//! the request (`request`, `endpoint`), finds the region (`region`), the credentials
-//! (`credentials`, on the library's own blocking runtime, `runtime`), reuses a cached token
-//! when enough of its life is left (`cache`) and otherwise signs a new one (`sign`). The doors
-//! are the C ABI (`ffi`), the CLI (the `iam-db-auth` binary) and the database integrations
-//! built on them. `verify` checks tokens as AWS does, for the local stand-ins of RDS.
+//! One core, several doors. The core (`engine`) turns a [`TokenRequest`] into a [`Token`] as a
+//! pipeline: a thread that repeats its last request gets its token back at once (`fast_path`);
+//! otherwise the request is validated (`request`, `endpoint`), the region found (`region`), the
+//! credentials (`credentials`, on the library's own blocking runtime, `runtime`), a cached
+//! token reused when enough of its life is left (`cache`), and otherwise a new one signed
+//! (`sign`). The doors are the C ABI (`ffi`), the MySQL plugin (`mysql`), the CLI (the
+//! `iam-db-auth` binary) and the database integrations built on them.
 //!
 //! ```no_run
 //! let request = iam_db_auth::TokenRequest::new("mydb.abc123.us-east-1.rds.amazonaws.com", 5432, "app");
@@ -13,43 +14,80 @@
 //! println!("{}", token.as_str());
 //! # Ok::<(), iam_db_auth::Error>(())
 //! ```
+//!
+//! Unsafe code is denied in the whole crate and forbidden (no inner `allow` can lift it) in
+//! every module but the four that call C or keep raw pointers; each says why where it is
+//! declared below.
+
+#![deny(unsafe_code)]
 
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 mod cache;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod config;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod credentials;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod endpoint;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod engine;
+#[forbid(unsafe_code)]
 pub mod error;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 mod fast_path;
+#[allow(
+    unsafe_code,
+    reason = "the C ABI: pointers from C callers, exported unmangled symbols"
+)]
 pub mod ffi;
 /// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "pthread_atfork, and the per-fork values kept behind raw pointers that are never freed"
+)]
 mod fork;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod kind;
 /// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "write(2) to file descriptor 2: stderr without std's process-wide lock, which a fork could leave held"
+)]
 pub mod log;
 /// cbindgen:ignore
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[allow(
+    unsafe_code,
+    reason = "the MariaDB/MySQL client plugin: its exported declaration, C callbacks and C structs"
+)]
 mod mysql;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod region;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod request;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 mod runtime;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod secret;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod sign;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod timestamp;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
 pub mod token;
 
 pub use credentials::AwsCredentials;
