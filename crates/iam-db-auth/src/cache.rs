@@ -1,9 +1,11 @@
 //! Reuse of tokens and signing keys.
 //!
 //! A token is reused for the same (kind, signing host, port, user, region, credentials,
-//! lifetime) while at least [`MIN_REMAINING`] of its life is left, and never past the expiry
-//! of the credentials that signed it. A signing key is reused for the same (date, region,
-//! service, credentials). Both caches are bounded; lookups take a read lock only.
+//! lifetime) while at least [`MIN_REMAINING`](crate::cache::MIN_REMAINING) of its life is
+//! left, and never past the expiry of the credentials that signed it. A signing key is reused
+//! for the same (date, region, service, credentials). Both caches are bounded; lookups take a
+//! read lock only. A thread's repeat of its last request is answered before the cache, by
+//! `fast_path`.
 
 use crate::kind::TokenKind;
 use crate::sign::SigningKey;

@@ -2,13 +2,14 @@
 //! again for the token it was just handed (a pool opening connections, a plugin logging in
 //! again).
 //!
-//! [`repeat`] compares the request with the one this thread last had answered and hands that
-//! token out on the cache's own terms: the same credentials now (compared by identity), enough
-//! life left, no clear or eviction since, the same process image (a new one after `fork`). It
-//! skips validation, region inference, the shared cache (hashing, lock) and the credentials'
-//! lock: the request passed validation and region inference when it was remembered, and both
-//! depend on the request alone. So [`remember`] keeps only requests whose region is given or
-//! read from the host name: for them the request alone decides the cache key.
+//! [`repeat`](crate::fast_path::repeat) compares the request with the one this thread last
+//! had answered and hands that token out on the cache's own terms: the same credentials now
+//! (compared by identity), enough life left, no clear or eviction since, the same process image
+//! (a new one after `fork`). It skips validation, region inference, the shared cache (hashing,
+//! lock) and the credentials' lock: the request passed validation and region inference when it
+//! was remembered, and both depend on the request alone. So
+//! [`remember`](crate::fast_path::remember) keeps only requests whose region is given or read
+//! from the host name: for them the request alone decides the cache key.
 //!
 //! - `front.rs`: this thread's last hit and the request it answered.
 //! - `snapshot.rs`: a credential chain's current credentials, behind a lock for the chain and
