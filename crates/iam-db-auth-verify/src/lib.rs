@@ -8,10 +8,10 @@
 //! algorithm, signed headers, date, lifetime, expiry with a small clock skew, and that a
 //! session token is present exactly when the key is temporary.
 
+use iam_db_auth::SecretString;
 use iam_db_auth::TokenKind;
 use iam_db_auth::UtcSeconds;
 use iam_db_auth::endpoint::shorten;
-use iam_db_auth::secret::SecretString;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
