@@ -367,12 +367,9 @@ struct Failure {
 
 impl Failure {
     fn token(key: &EntryKey, err: &Error) -> Failure {
-        let code = err.code() as i32;
         Failure {
             message: format!("no token for {key}: {}", err.message()),
-            // Credential lookups (20-29) fail for passing reasons: an SSO session to renew,
-            // a metadata endpoint that did not answer, a role being rotated.
-            transient: (20..30).contains(&code),
+            transient: err.code().is_transient(),
         }
     }
 }
