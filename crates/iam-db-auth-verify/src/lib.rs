@@ -90,6 +90,33 @@ pub fn verify(
     check(token, expect, keys, now).map_err(|why| Rejection(redact_session_token(token, why.0)))
 }
 
+/// When a token says it was signed, and when it stops being valid by its own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    /// `X-Amz-Date`.
+    pub signed_at: UtcSeconds,
+    /// `X-Amz-Date` plus `X-Amz-Expires`.
+    pub expires_at: UtcSeconds,
+}
+
+/// Reads a token's [`Lifetime`] with the verifier's parser, and checks nothing else: not the
+/// key, the endpoint, the clock, nor whether the service accepts that lifetime. For tools that
+/// keep tokens (a passfile) and want to know how long one lasts without a keystore.
+pub fn lifetime(token: &str) -> Result<Lifetime, Rejection> {
+    read_lifetime(token).map_err(|why| Rejection(redact_session_token(token, why.0)))
+}
+
+fn read_lifetime(token: &str) -> Result<Lifetime, Rejection> {
+    let (_, query) = parse::split(token)?;
+    let params = Params::parse(query)?;
+    let (_, signed_at) = params.signing_time()?;
+    let expires_in = params.expires_in()?;
+    Ok(Lifetime {
+        signed_at,
+        expires_at: signed_at.plus(expires_in),
+    })
+}
+
 /// The verification, step by step; the first step that fails says why.
 fn check(
     token: &str,
@@ -241,6 +268,42 @@ mod tests {
         ] {
             let why = rejection(&token);
             assert!(why.len() < 400, "{} bytes: {}", why.len(), &why[..200]);
+        }
+    }
+
+    #[test]
+    fn lifetime_reads_the_signing_time_and_expiry_and_nothing_else() {
+        let token = "db.example.com:5432/?Action=connect&DBUser=app&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20240826%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20240826T220000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=abc";
+        let read = lifetime(token).unwrap();
+        assert_eq!(read.signed_at.rfc3339(), "2024-08-26T22:00:00Z");
+        assert_eq!(read.expires_at.rfc3339(), "2024-08-26T22:15:00Z");
+        // The verifier's parser: strict encoding, no repeated parameter, a canonical number.
+        for (bad, why) in [
+            ("plainpassword", "not a token"),
+            ("h:1/?X-Amz-Date=bad&X-Amz-Expires=900", "not a token"),
+            (
+                "h:1/?X-Amz-Credential=k&X-Amz-Signature=s&X-Amz-Date=bad&X-Amz-Expires=900",
+                "is not YYYYMMDDTHHMMSSZ",
+            ),
+            (
+                "h:1/?X-Amz-Credential=k&X-Amz-Signature=s&X-Amz-Date=20240826T220000Z&X-Amz-Expires=0900",
+                "not a number of seconds",
+            ),
+            (
+                "h:1/?X-Amz-Credential=k&X-Amz-Signature=s&X-Amz-Date=20240826T220000Z",
+                "no X-Amz-Expires",
+            ),
+            (
+                "h:1/?X-Amz-Credential=k&X-Amz-Signature=s&X-Amz-Date=20240826T220000Z&X-Amz-Expires=900&X-Amz-Expires=1",
+                "appears twice",
+            ),
+            (
+                "h:1/?X-Amz-Credential=k&X-Amz-Signature=s&X-Amz-Date=20240826T220000Z&X-Amz-Expires=900&x=a b",
+                "not canonically encoded",
+            ),
+        ] {
+            let got = lifetime(bad).unwrap_err().0;
+            assert!(got.contains(why), "{bad}: {got}");
         }
     }
 }
