@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn a_session_token_moved_by_a_mangled_token_is_never_quoted() {
-        // Fuzz finding (verify_bytes): a session token spliced into a parameter name came back
-        // in "unexpected parameter '...'". Also a lost '=' or '&' around the session token.
+        // A session token spliced into a parameter name (quoted by "unexpected parameter"), or
+        // moved by a lost '=' or '&' around it.
         let session = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+abc/def==";
         let encoded = session
             .replace('/', "%2F")
@@ -249,8 +249,7 @@ mod tests {
 
     #[test]
     fn rejections_quote_at_most_a_short_prefix_of_what_the_token_says() {
-        // Review finding: a 16 KB token's endpoint, parameter names or values came back whole
-        // in the rejection, which goes to server logs.
+        // A 16 KB endpoint, parameter name or value: the rejection goes to server logs.
         let long = "x".repeat(15_000);
         let tail = "X-Amz-Credential=k&X-Amz-Signature=s";
         for token in [
