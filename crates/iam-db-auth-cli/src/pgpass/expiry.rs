@@ -1,4 +1,6 @@
-//! When a token found in a passfile stops being valid.
+//! When a token found in a passfile stops being valid, read with the verifier's parser (the
+//! one that checks tokens as AWS does), so the helper and the verifier cannot disagree on what
+//! a token says.
 
 use iam_db_auth::UtcSeconds;
 
@@ -6,15 +8,9 @@ use iam_db_auth::UtcSeconds;
 /// `None` when the password is not a token (or not one this can read).
 pub fn token_expiry(password: &[u8]) -> Option<UtcSeconds> {
     let text = std::str::from_utf8(password).ok()?;
-    let (_, query) = text.split_once('?')?;
-    let param = |name: &str| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-    };
-    let signed = UtcSeconds::parse_amz_date_time(param("X-Amz-Date")?)?;
-    let expires: u64 = param("X-Amz-Expires")?.parse().ok()?;
-    Some(signed.plus(expires))
+    iam_db_auth_verify::lifetime(text)
+        .ok()
+        .map(|lifetime| lifetime.expires_at)
 }
 
 #[cfg(test)]
