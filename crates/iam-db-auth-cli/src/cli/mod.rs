@@ -7,7 +7,6 @@ mod exec;
 mod libpq_probe;
 mod login_kind;
 mod mysql_plugin;
-mod passfile;
 mod pgpass;
 mod signals;
 mod token;

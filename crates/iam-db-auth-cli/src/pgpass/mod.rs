@@ -1,6 +1,7 @@
-//! PostgreSQL password files (`~/.pgpass`, `PGPASSFILE`) exactly as libpq reads them, and the
-//! edits the `pgpass` helper makes to them. Pure: bytes in, bytes out; no disk, no clock (the
-//! command, in `cli::pgpass`, does those).
+//! PostgreSQL password files (`~/.pgpass`, `PGPASSFILE`) exactly as libpq reads them, the
+//! edits the `pgpass` helper makes to them, and its other decisions. Pure: bytes, text and
+//! times in, results out; no disk, no clock, no environment (the command, in `cli::pgpass`,
+//! does those).
 //!
 //! - `fields.rs`: a line's fields, escaping and unescaping;
 //! - `entry.rs`: what an entry is for (host, port, database, user) and how its line is written;
@@ -8,16 +9,20 @@
 //! - `libpq.rs`: libpq's matching rules: the password libpq takes for a connection, and
 //!   which earlier lines win over an entry;
 //! - `expiry.rs`: when a token found in the file stops being valid;
-//! - `versions.rs`: which libpq releases read lines as long as a token's.
+//! - `versions.rs`: which libpq releases read lines as long as a token's;
+//! - `conninfo.rs`: the `key=value` syntax of the helper's target specs;
+//! - `schedule.rs`: when `--watch` refreshes an entry next, and its back-off after failures.
 //!
 //! A passfile holds other people's secrets (other entries' passwords): buffers here are wiped
 //! when dropped, and no error or `Debug` output shows a line's content.
 
+pub mod conninfo;
 mod entry;
 mod expiry;
 mod fields;
 mod file;
 mod libpq;
+pub mod schedule;
 mod versions;
 
 pub use entry::{EntryKey, Field};
