@@ -125,8 +125,8 @@ impl EntryKey {
         for field in self.fields() {
             let escaped = field.escaped();
             if line.is_empty() && escaped.first() == Some(&b'#') {
-                // A line starting with `#` is a comment to libpq: `\#` reads as a literal `#`
-                // (review finding: an entry for a host starting with `#` was never read).
+                // A line starting with `#` is a comment to libpq; `\#` reads as a literal `#`,
+                // so an entry for a host starting with `#` is still read.
                 line.push(b'\\');
             }
             line.extend_from_slice(&escaped);

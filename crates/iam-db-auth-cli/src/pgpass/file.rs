@@ -188,8 +188,9 @@ impl Passfile {
     /// matches.
     ///
     /// libpq compares each value with the line byte by byte, colons included, and a field ends
-    /// only where the value does (fuzz finding: a value with a `:` such as the unbracketed IPv6
-    /// host `::1` matched `::1:5432:...` in libpq but not here, which split fields first).
+    /// only where the value does: a value with a `:` such as the unbracketed IPv6 host `::1`
+    /// matches `::1:5432:...`, which splitting the line into fields first would miss (see
+    /// `libpq.rs`).
     pub fn lookup(
         &self,
         host: &str,
@@ -218,8 +219,8 @@ impl Passfile {
     /// would otherwise hide it), else at the end. Every other line keeps its bytes, except that
     /// a last line without a newline gets one when a line is added after it.
     ///
-    /// Refuses a password with a line break or a NUL, which no passfile line can hold (fuzz
-    /// finding: it was written, and split the line or ended libpq's reading of it).
+    /// Refuses a password with a line break or a NUL, which no passfile line can hold: it
+    /// would split the line, or end libpq's reading of it.
     pub fn upsert(&mut self, key: &EntryKey, password: &str) -> Result<Upserted, ParseError> {
         if password.contains(['\n', '\r', '\0']) {
             return Err(ParseError {
@@ -321,7 +322,7 @@ fn classify(raw: &[u8]) -> Result<Kind, String> {
     let (fields, _password) = split_fields(text);
     // An indented `#` line is not a comment to libpq: it is read as an entry, and with fewer
     // than four fields it matches nothing, so it is as good as one. With four or more it is an
-    // entry whose host starts with blanks and `#` (review finding: it was taken for a comment).
+    // entry whose host starts with blanks and `#`.
     if text[first] == b'#' && fields.len() < 4 {
         return Ok(Kind::Comment);
     }
@@ -523,7 +524,7 @@ mod tests {
 
     #[test]
     fn passwords_a_line_cannot_hold_are_refused() {
-        // Fuzz finding: a password with a newline or NUL was written and broke the file.
+        // A newline or NUL would split the line or end libpq's reading of it.
         let mut p = Passfile::parse(b"a:1:*:u:p\n").unwrap();
         for bad in ["to\nken", "to\rken", "to\0ken"] {
             assert!(p.upsert(&key("*"), bad).is_err(), "{bad:?}");
@@ -533,8 +534,7 @@ mod tests {
 
     #[test]
     fn hosts_starting_with_hash_are_entries_libpq_reads() {
-        // Review finding (writing the pgpass fuzz target's libpq oracle): an entry for a host
-        // starting with '#' was written as a comment line.
+        // Written as is, the line would start with '#': a comment to libpq.
         let k = EntryKey::new("#db", 5432, "*", "app").unwrap();
         let mut p = Passfile::empty();
         p.upsert(&k, "tok").unwrap();
@@ -555,8 +555,7 @@ mod tests {
 
     #[test]
     fn only_a_hash_in_the_first_byte_makes_a_comment() {
-        // Review finding (same): libpq reads " #h:1:d:u:pw" as an entry for host " #h"; we
-        // skipped it as a comment.
+        // libpq reads " #h:1:d:u:pw" as an entry for host " #h".
         let p = Passfile::parse(b" #h:1:d:u:pw\n  # an indented remark\n#x:1:d:u:no\n").unwrap();
         assert_eq!(
             p.lookup(" #h", "1", "d", "u").as_deref().map(|v| &v[..]),

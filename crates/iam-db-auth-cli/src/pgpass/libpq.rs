@@ -37,9 +37,8 @@ pub(crate) fn password(
 /// some of the connections `key` is for (`Some(false)`) or for all of them (`Some(true)`).
 ///
 /// By the fields as parsed, and also by libpq's matcher run on the line's bytes, which
-/// differs when a value holds a `:` (fuzz finding: an unescaped `::1:5432:...` line
-/// written by hand wins for host `::1` in libpq, and was not reported, nor the entry put
-/// before it).
+/// differs when a value holds a `:`: an unescaped `::1:5432:...` line written by hand wins
+/// for host `::1` in libpq, so it must be reported, and the entry put before it.
 pub(crate) fn shadows(line: &[u8], parsed: &EntryKey, key: &EntryKey) -> Option<bool> {
     let by_fields = parsed.overlaps(key).then(|| parsed.covers(key));
     let by_libpq = shadows_by_bytes(line, key);
@@ -137,8 +136,8 @@ mod tests {
 
     #[test]
     fn lookup_matches_values_with_colons_as_libpq_does() {
-        // Fuzz finding: libpq's matcher compares a value's ':' with the line's, so an
-        // unbracketed IPv6 host line written by hand matches host ::1 there.
+        // libpq's matcher compares a value's ':' with the line's, so an unbracketed IPv6
+        // host line written by hand matches host ::1.
         let p = Passfile::parse(b"::1:5432:*:app:pw6\n\\:\\:2:5432:*:app:pw7\n").unwrap();
         let found = |host: &str| p.lookup(host, "5432", "db", "app").map(|v| v.to_vec());
         assert_eq!(found("::1"), Some(b"pw6".to_vec()));
@@ -148,8 +147,7 @@ mod tests {
 
     #[test]
     fn an_earlier_line_libpq_matches_across_colons_is_reported_and_kept_behind() {
-        // Fuzz finding: an unescaped, hand-written IPv6 line wins in libpq for host ::1, but
-        // was neither reported nor placed behind the new entry.
+        // An unescaped, hand-written IPv6 line wins in libpq for host ::1.
         let mut p = Passfile::parse(b"::1:5432:*:app:old\n").unwrap();
         let key = EntryKey::new("[::1]", 5432, "*", "app").unwrap();
         let up = p.upsert(&key, "tok").unwrap();
