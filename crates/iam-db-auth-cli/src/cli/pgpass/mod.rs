@@ -5,6 +5,7 @@
 //! here are the command's parts, one a file:
 //! - `targets.rs`: the entries to keep, from the command line, specs and targets files;
 //! - `passfile.rs`: the passfile on disk (where it is, reading it, replacing it atomically);
+//! - `os.rs`: the two system calls that takes (flock, geteuid), its only unsafe code;
 //! - `edit.rs`: one edit of the file with every new token;
 //! - `report.rs`: what the helper says on stderr;
 //! - `watch.rs`: the `--watch` loop (tokens, edits, sleeps, signals).
@@ -12,10 +13,18 @@
 //! Tokens are made before the file is touched, so a failure leaves the file as it was. Log
 //! lines go to stderr and name entries (`host:port:database:user`), never tokens.
 
+#[forbid(unsafe_code)]
 mod edit;
+// flock(2) and geteuid(2), which std offers no safe call for at this crate's minimum Rust.
+#[allow(unsafe_code)]
+mod os;
+#[forbid(unsafe_code)]
 mod passfile;
+#[forbid(unsafe_code)]
 mod report;
+#[forbid(unsafe_code)]
 mod targets;
+#[forbid(unsafe_code)]
 mod watch;
 
 use super::login_kind::LoginKind;
