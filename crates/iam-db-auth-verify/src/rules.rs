@@ -101,13 +101,13 @@ pub(crate) fn action_and_user(
             ));
         }
     }
-    if let Some(resource_type) = params.get("ResourceType") {
-        if resource_type != "ServerlessCache" {
-            return reject(format!(
-                "ResourceType '{}' is not ServerlessCache",
-                quote(resource_type)
-            ));
-        }
+    if let Some(resource_type) = params.get("ResourceType")
+        && resource_type != "ServerlessCache"
+    {
+        return reject(format!(
+            "ResourceType '{}' is not ServerlessCache",
+            quote(resource_type)
+        ));
     }
     Ok(())
 }

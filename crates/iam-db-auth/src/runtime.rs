@@ -159,10 +159,10 @@ impl Core {
                 .profile_regions
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if let Some((at, region)) = cached.get(&key) {
-                if at.elapsed() < PROFILE_REGION_REUSE {
-                    return Ok(region.clone());
-                }
+            if let Some((at, region)) = cached.get(&key)
+                && at.elapsed() < PROFILE_REGION_REUSE
+            {
+                return Ok(region.clone());
             }
         }
         let region = crate::region::from_profile_file(profile)?;

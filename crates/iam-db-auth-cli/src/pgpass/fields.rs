@@ -21,11 +21,11 @@ pub fn unescape(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut bytes = field.iter().copied().peekable();
     while let Some(b) = bytes.next() {
-        if b == b'\\' {
-            if let Some(next) = bytes.next() {
-                out.push(next);
-                continue;
-            }
+        if b == b'\\'
+            && let Some(next) = bytes.next()
+        {
+            out.push(next);
+            continue;
         }
         out.push(b);
     }

@@ -65,10 +65,10 @@ fn shadows_by_bytes(line: &[u8], key: &EntryKey) -> Option<bool> {
             field_match(rest, &user).map(|_| true)
         }
         Field::Any => {
-            if let Some(after) = rest.strip_prefix(b"*:") {
-                if field_match(after, &user).is_some() {
-                    return Some(true);
-                }
+            if let Some(after) = rest.strip_prefix(b"*:")
+                && field_match(after, &user).is_some()
+            {
+                return Some(true);
             }
             // Every database value that ends where the line has an unescaped ':'.
             let mut i = 0;

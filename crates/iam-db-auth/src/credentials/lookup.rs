@@ -56,10 +56,10 @@ enum Answer {
 /// Looks credentials up once through `sources`, within [`lookup_timeout`].
 pub(crate) fn look_up(sources: &Sources, runtime: &RuntimeHandle<'_>) -> Result<AwsCredentials> {
     let mut tried: Vec<String> = Vec::new();
-    if sources.profile().is_none() {
-        if let Some(found) = environment::read(&mut tried)? {
-            return Ok(found);
-        }
+    if sources.profile().is_none()
+        && let Some(found) = environment::read(&mut tried)?
+    {
+        return Ok(found);
     }
     let deadline = Instant::now() + lookup_timeout();
     let rt = runtime.get()?;
