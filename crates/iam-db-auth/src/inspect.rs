@@ -12,3 +12,14 @@ use std::sync::Arc;
 pub fn current_credentials(profile: Option<&str>) -> Result<Arc<AwsCredentials>> {
     crate::runtime::core().credentials(profile)
 }
+
+/// The region the configuration gives when a request names none and its endpoint carries none:
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region` (the engine's order).
+pub fn configured_region(profile: Option<&str>) -> Result<Option<String>> {
+    crate::region::configured_region(profile)
+}
+
+/// How a profile selection reads in messages: `'name'`, `'name' (AWS_PROFILE)`, `'default'`.
+pub fn profile_label(profile: Option<&str>) -> String {
+    crate::region::profile_label(profile).into_owned()
+}

@@ -65,7 +65,7 @@ pub fn run(args: &PolicyArgs) -> ExitCode {
         .clone()
         .or_else(|| endpoint::infer_region(host))
         .or_else(|| {
-            iam_db_auth::region::configured_region(given(&args.profile))
+            iam_db_auth::inspect::configured_region(given(&args.profile))
                 .ok()
                 .flatten()
         });

@@ -3,8 +3,8 @@
 use super::doctor::decode;
 use super::{EXIT_FAILURE, EXIT_USAGE, given, print_error};
 use clap::Args;
+use iam_db_auth::SecretString;
 use iam_db_auth::config;
-use iam_db_auth::secret::SecretString;
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds};
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -143,7 +143,7 @@ fn endpoint_check(s: &Settings, state: &mut State) -> Check {
                 (Some(r), _) => (Some(r.clone()), "given with --region"),
                 (None, Some(r)) => (Some(r.clone()), "from the endpoint name"),
                 (None, None) => {
-                    match iam_db_auth::region::configured_region(s.profile.as_deref()) {
+                    match iam_db_auth::inspect::configured_region(s.profile.as_deref()) {
                         Ok(Some(r)) => (
                             Some(r),
                             "from AWS_REGION / AWS_DEFAULT_REGION / the profile",
@@ -283,7 +283,7 @@ fn dns_check(s: &Settings, state: &mut State) -> Check {
 }
 
 fn credentials_check(s: &Settings, state: &mut State) -> Check {
-    let profile = iam_db_auth::region::profile_label(s.profile.as_deref()).into_owned();
+    let profile = iam_db_auth::inspect::profile_label(s.profile.as_deref());
     let credentials = match iam_db_auth::inspect::current_credentials(s.profile.as_deref()) {
         Ok(c) => c,
         Err(e) => {
