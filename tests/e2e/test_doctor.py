@@ -152,6 +152,17 @@ def test_a_healthy_login_passes_every_check(target, sts):
     assert sts.seen == [("AKIAIAMDBAUTHDEMO001", "ok")]
 
 
+def test_an_aurora_dsql_login_passes_with_a_dsql_token(pg, sts):
+    dsql_host = pg.standin["IAM_STANDIN_PG_DSQL_HOST"]
+    pg.user = pg.standin["IAM_STANDIN_PG_DSQL_USER"]
+    report = doctor(pg.args("--signing-host", dsql_host, signing=False), sts_env(sts))
+    assert report.returncode == 0, report.describe()
+    token = report.check("token")["facts"]
+    assert (token["host"], token["port"], token["service"]) == (dsql_host, None, "dsql"), report.describe()
+    assert "Aurora DSQL cluster endpoint" in report.check("endpoint")["summary"]
+    assert report.check("login")["status"] == "ok"
+
+
 def test_the_text_report_has_a_line_per_check_and_a_verdict(pg, sts):
     result = run([BIN, "doctor", *pg.args()], env=sts_env(sts), timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -412,7 +412,11 @@ fn is_time_error(code: &str, message: &str) -> bool {
 }
 
 fn token_check(s: &Settings, state: &mut State) -> Check {
-    let kind = TokenKind::Rds;
+    // Aurora DSQL endpoints speak PostgreSQL and take DSQL tokens (the admin's for `admin`).
+    let kind = match s.engine {
+        Some(Engine::Mysql) => TokenKind::Rds,
+        _ => TokenKind::for_postgres_login(s.signing_host(), &s.user),
+    };
     let request = TokenRequest {
         kind,
         host: &s.host,
@@ -452,11 +456,16 @@ fn token_check(s: &Settings, state: &mut State) -> Check {
     };
     let now = UtcSeconds::from_system_time(SystemTime::now()).unwrap_or(UtcSeconds::from_unix(0));
     let summary = format!(
-        "signed for {}@{} in {} ({}), key {}, signed at {}, expires {} ({}).",
-        decoded.user.as_deref().unwrap_or(""),
+        "signed for {}{} in {} ({}, {}), key {}, signed at {}, expires {} ({}).",
+        decoded
+            .user
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default(),
         decoded.endpoint(),
         decoded.region,
         decoded.service,
+        decoded.action,
         decoded.access_key_id,
         decoded.signed_at.rfc3339(),
         decoded.expires_at().rfc3339(),
