@@ -211,6 +211,22 @@ def test_a_wrong_ca_fails_tls_and_the_token_is_not_sent(target, sts, tmp_path):
     assert report.check("cleartext")["status"] == "skip" and report.check("login")["status"] == "skip"
 
 
+def test_without_the_stand_ins_ca_the_token_is_not_sent(pg, sts, tmp_path):
+    # No --ca: the stand-in's private CA is not trusted (RDS's CAs are what a default trusts).
+    args = pg.args()
+    del args[args.index("--ca"):args.index("--ca") + 2]
+    report = doctor(args, sts_env(sts, XDG_CACHE_HOME=str(tmp_path)))
+    assert report.first_cause() == "tls", report.describe()
+    assert report.check("login")["status"] == "skip"
+    # A file that holds no certificate is named as such.
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello\n")
+    args = pg.args()
+    args[args.index("--ca") + 1] = str(not_pem)
+    report = doctor(args, sts_env(sts))
+    assert "holds no usable PEM certificate" in report.check("tls")["summary"], report.describe()
+
+
 def test_a_token_for_another_host_is_caught_by_the_certificate(target, sts):
     args = target.args()
     args[args.index("--signing-host") + 1] = OTHER_RDS_HOST

@@ -677,10 +677,8 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
     };
     let signing = s.signing_host().to_string();
     let ca_text = format!(
-        "{} ({}, {} CA certificates)",
-        client.ca.path.display(),
-        client.ca.origin,
-        client.ca_count
+        "{}, {} CA certificates",
+        client.ca.described, client.ca_count
     );
     let result = probe::open(engine, addr, &client, &signing, s.deadline());
     let check = match result {

@@ -52,7 +52,7 @@ pub struct DoctorArgs {
     #[arg(long, value_parser = parse_engine)]
     engine: Option<Engine>,
     /// CA file (PEM) to verify the server's certificate with (the RDS bundle, global-bundle.pem)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "ca-file", value_name = "FILE")]
     ca: Option<std::path::PathBuf>,
     /// Sign for this host instead of --host (tunnels, port-forwards, IP addresses, CNAMEs)
     #[arg(long, env = config::SIGNING_HOST_ENV)]
@@ -109,8 +109,8 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         user: args.user.clone(),
         engine: args.engine,
         ca: args.ca.clone().map(|path| tls::CaFile {
+            described: format!("the CA file {} (--ca)", path.display()),
             path,
-            origin: "--ca".into(),
         }),
         signing_host: super::given(&args.signing_host).map(str::to_string),
         signing_port: args.signing_port,

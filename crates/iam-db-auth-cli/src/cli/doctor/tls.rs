@@ -22,12 +22,12 @@ use x509_cert::der::Decode as _;
 /// CA bundles are a few hundred KB (the RDS global bundle is ~160 KB).
 const MAX_CA_FILE: u64 = 8 * 1024 * 1024;
 
-/// The CA file a probe trusts, and where that choice came from (for messages).
+/// The CA file a probe trusts, and where that choice came from.
 #[derive(Clone, Debug)]
 pub struct CaFile {
     pub path: PathBuf,
-    /// "--ca", "IAM_DB_AUTH_CA_FILE", ...
-    pub origin: String,
+    /// The file and where the choice came from, for messages: "the CA file /x (--ca)".
+    pub described: String,
 }
 
 /// What a certificate says, for the report.
@@ -86,7 +86,7 @@ impl Client {
     /// A client trusting the certificates in `ca` (PEM). An error names the file and the problem.
     pub fn new(ca: CaFile) -> Result<Client, String> {
         let pem = iam_db_auth::files::read_regular(&ca.path, MAX_CA_FILE)
-            .map_err(|e| format!("the CA file {} ({}) {e}", ca.path.display(), ca.origin))?;
+            .map_err(|e| format!("{} {e}", ca.described))?;
         let mut roots = RootCertStore::empty();
         let mut bad = 0usize;
         for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -101,9 +101,8 @@ impl Client {
         }
         if roots.is_empty() {
             return Err(format!(
-                "the CA file {} ({}) holds no usable PEM certificate{}",
-                ca.path.display(),
-                ca.origin,
+                "{} holds no usable PEM certificate{}",
+                ca.described,
                 if bad > 0 {
                     format!(" ({bad} unreadable)")
                 } else {
