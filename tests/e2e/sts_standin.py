@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import hmac
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class StsStandIn:
     keystore: Path
     account: str = ACCOUNT
     skew: float = 0.0
+    # (certificate, key) files: serve HTTPS as `localhost` instead of HTTP.
+    tls: tuple[Path, Path] | None = None
     # (access key id, outcome) of every request, for tests to check that doctor asked.
     seen: list[tuple[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -42,7 +45,8 @@ class StsStandIn:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        port = self._server.server_address[1]
+        return f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
 
     def now(self) -> float:
         return time.time() + self.skew
@@ -70,6 +74,10 @@ class StsStandIn:
                 self.wfile.write(payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -529,6 +529,26 @@ def test_a_closed_port_fails_tcp(sts):
     assert "connection refused" in report.check("tcp")["summary"]
 
 
+def test_sts_is_asked_over_verified_https(pg):
+    tls_dir = Path(pg.ca).parent
+    server = StsStandIn(WORK / "keystore", tls=(tls_dir / "server.pem", tls_dir / "server.key")).start()
+    try:
+        # Trusted through SSL_CERT_FILE (read with the system's roots): the identity comes back.
+        report = doctor(pg.args(), demo_env(AWS_ENDPOINT_URL_STS=server.url, SSL_CERT_FILE=pg.ca))
+        assert report.check("credentials")["status"] == "ok", report.describe()
+        assert report.check("credentials")["facts"]["account"] == ACCOUNT
+        # The system's roots do not include the stand-in's CA: the handshake fails, and the
+        # signed request never reaches the server.
+        server.seen.clear()
+        report = doctor(pg.args(), demo_env(AWS_ENDPOINT_URL_STS=server.url, SSL_CERT_FILE=None, SSL_CERT_DIR=None))
+        creds = report.check("credentials")
+        assert creds["status"] == "warn" and "could not be asked" in creds["summary"], report.describe()
+        assert "UnknownIssuer" in creds["summary"] or "unknown issuer" in creds["summary"].lower(), report.describe()
+        assert server.seen == []
+    finally:
+        server.stop()
+
+
 def test_without_sts_the_clock_is_not_compared_but_the_login_is_tried(pg):
     report = doctor(pg.args(), demo_env(AWS_ENDPOINT_URL_STS="http://127.0.0.1:9"))
     assert report.returncode == 0, report.describe()
