@@ -677,8 +677,10 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
     };
     let signing = s.signing_host().to_string();
     let ca_text = format!(
-        "{}, {} CA certificates",
-        client.ca.described, client.ca_count
+        "{} ({} CA certificate{})",
+        client.ca.described,
+        client.ca_count,
+        if client.ca_count == 1 { "" } else { "s" }
     );
     let result = probe::open(engine, addr, &client, &signing, s.deadline());
     let check = match result {
@@ -691,7 +693,7 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
                 format!("{} ({})", e.rfc3339(), decode::relative(now_s, e))
             });
             let summary = format!(
-                "{} in {:.1} ms; certificate {} (names: {}) verified against {ca_text}, for {signing}; it expires {expiry_text}.",
+                "{} in {:.1} ms; certificate {} (names: {}) verified for {signing} against {ca_text}; it expires {expiry_text}.",
                 session.protocol,
                 session.handshake_time.as_secs_f64() * 1000.0,
                 leaf.subject,

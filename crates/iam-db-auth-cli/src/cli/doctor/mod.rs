@@ -109,7 +109,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         user: args.user.clone(),
         engine: args.engine,
         ca: args.ca.clone().map(|path| tls::CaFile {
-            described: format!("the CA file {} (--ca)", path.display()),
+            described: format!("the CA file {} from --ca", path.display()),
             path,
         }),
         signing_host: super::given(&args.signing_host).map(str::to_string),

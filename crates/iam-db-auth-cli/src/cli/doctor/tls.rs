@@ -26,7 +26,7 @@ const MAX_CA_FILE: u64 = 8 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct CaFile {
     pub path: PathBuf,
-    /// The file and where the choice came from, for messages: "the CA file /x (--ca)".
+    /// The file and where the choice came from, for messages: "the CA file /x from --ca".
     pub described: String,
 }
 
