@@ -37,6 +37,36 @@ run_c "$out/test_dlopen" "$LIB"
 run_c "$out/test_bad_input" >"$out/bad-input.log" || { cat "$out/bad-input.log"; die "test_bad_input failed"; }
 tail -n 1 "$out/bad-input.log"
 
+# Nothing the library does may end its host. Teardown: the library called from an atexit
+# handler, a pthread-key destructor and a C++ static destructor, after the calling thread's
+# thread-locals are gone, with credentials from the environment and from a credentials file
+# (looked up on the library's runtime).
+cc "${CFLAGS[@]}" c-tests/teardown.c -o "$out/teardown" -L"$ROOT/target/release" -liam_db_auth \
+  -Wl,-rpath,"$ROOT/target/release" -lpthread
+c++ -std=c++17 -O1 -g -Wall -Wextra -Wpedantic -Werror -I"$ROOT/include" c-tests/teardown_static.cpp \
+  -o "$out/teardown_static" -L"$ROOT/target/release" -liam_db_auth -Wl,-rpath,"$ROOT/target/release"
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$DEMO_ACCESS_KEY_ID" \
+  "$DEMO_SECRET_ACCESS_KEY" >"$out/teardown-credentials"
+# Runs a teardown test (the rest of the line) with credentials from the environment, then from
+# a credentials file; `where` is the handler that must say "ok".
+teardown_case() {
+  local where="$1" status got; shift
+  for creds in env file; do
+    status=0
+    if [[ $creds == env ]]; then
+      got="$(run_c "$@" 2>&1)" || status=$?
+    else
+      got="$(isolated_aws_env AWS_SHARED_CREDENTIALS_FILE="$out/teardown-credentials" "$@" 2>&1)" || status=$?
+    fi
+    [[ $status == 0 && $got == *"$where: ok"* ]] ||
+      die "$where (credentials from $creds): status $status; $(tail -n 5 <<<"$got")"
+  done
+}
+teardown_case atexit "$out/teardown" atexit
+teardown_case "pthread-key destructor" "$out/teardown" key
+teardown_case "static destructor" "$out/teardown_static"
+say "the library works from atexit handlers, pthread-key destructors and C++ static destructors"
+
 VALGRIND=(valgrind --quiet --error-exitcode=99 --leak-check=full
   --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
 say "valgrind: test_api"
