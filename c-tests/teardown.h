@@ -51,8 +51,11 @@ static int teardown_calls(const char *where)
 
     char *none = iam_token_get(NULL, TEARDOWN_PORT, NULL, TEARDOWN_USER);
     const char *message = iam_last_error_message();
+    /* The complete message ("host is NULL") needs thread-local memory that may be gone by
+     * now; the code's static description then stands in for it (documented). */
     if (none != NULL || iam_last_error_code() != IAM_ERROR_NULL_ARGUMENT || message == NULL ||
-        strstr(message, "host") == NULL) {
+        (strstr(message, "host") == NULL &&
+         strcmp(message, iam_error_code_message(IAM_ERROR_NULL_ARGUMENT)) != 0)) {
         printf("%s: FAIL a NULL host: token=%s code=%d message=%s\n", where,
                none ? "(made)" : "(null)", (int)iam_last_error_code(),
                message ? message : "(null)");
