@@ -67,6 +67,13 @@ teardown_case "pthread-key destructor" "$out/teardown" key
 teardown_case "static destructor" "$out/teardown_static"
 say "the library works from atexit handlers, pthread-key destructors and C++ static destructors"
 
+# A log line into a broken stderr pipe with SIGPIPE at its default action.
+cc "${CFLAGS[@]}" c-tests/sigpipe.c -o "$out/sigpipe" -L"$ROOT/target/release" -liam_db_auth \
+  -Wl,-rpath,"$ROOT/target/release" -lpthread
+status=0; run_c "$out/sigpipe" >"$out/sigpipe.log" 2>&1 || status=$?
+((status == 0)) || { cat "$out/sigpipe.log"; die "sigpipe failed (status $status; 141 is SIGPIPE)"; }
+tail -n 1 "$out/sigpipe.log"
+
 VALGRIND=(valgrind --quiet --error-exitcode=99 --leak-check=full
   --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
 say "valgrind: test_api"
