@@ -74,6 +74,17 @@ status=0; run_c "$out/sigpipe" >"$out/sigpipe.log" 2>&1 || status=$?
 ((status == 0)) || { cat "$out/sigpipe.log"; die "sigpipe failed (status $status; 141 is SIGPIPE)"; }
 tail -n 1 "$out/sigpipe.log"
 
+# PQsetdbLogin through the libpq shim connects where libpq says: explicit host and port win
+# over a connection string in dbName (recording servers on loopback; plain libpq is the control).
+SHIM="$(scripts/build-pq-preload.sh)"
+cc "${CFLAGS[@]}" $(pkg-config --cflags libpq) c-tests/pq_setdblogin.c -o "$out/pq_setdblogin" \
+  $(pkg-config --libs libpq) -lpthread
+run_c "$out/pq_setdblogin" plain >"$out/pq-setdblogin-plain.log" 2>&1 ||
+  { cat "$out/pq-setdblogin-plain.log"; die "pq_setdblogin without the shim failed"; }
+run_c AWS_REGION=us-east-1 LD_PRELOAD="$SHIM" "$out/pq_setdblogin" shim >"$out/pq-setdblogin-shim.log" 2>&1 ||
+  { cat "$out/pq-setdblogin-shim.log"; die "pq_setdblogin through the shim failed"; }
+say "PQsetdbLogin: $(tail -n 1 "$out/pq-setdblogin-plain.log") without the shim, $(tail -n 1 "$out/pq-setdblogin-shim.log") with it"
+
 VALGRIND=(valgrind --quiet --error-exitcode=99 --leak-check=full
   --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
 say "valgrind: test_api"
