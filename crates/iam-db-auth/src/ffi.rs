@@ -89,7 +89,7 @@ fn record(code: ErrorCode, message: &str) {
 }
 
 /// Runs an exported function's body: resets the last error, catches panics, records failures.
-fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
+pub(crate) fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
     record(ErrorCode::Ok, "");
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,

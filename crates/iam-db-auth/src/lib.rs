@@ -14,6 +14,7 @@
 //! # Ok::<(), iam_db_auth::Error>(())
 //! ```
 
+pub mod ca;
 /// cbindgen:ignore
 mod cache;
 /// cbindgen:ignore
