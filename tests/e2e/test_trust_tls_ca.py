@@ -31,10 +31,10 @@ def cache(tmp_path) -> Path:
 
 
 def env_with(cache: Path, **extra: str) -> dict[str, str]:
-    env = demo_env(XDG_CACHE_HOME=str(cache), **extra)
-    env.pop("SSL_CERT_FILE", None)
-    env.pop("SSL_CERT_DIR", None)
-    return env
+    """Demo credentials, `cache` as the per-user cache, the system's roots unless `extra` sets
+    SSL_CERT_FILE."""
+    return demo_env(**{"XDG_CACHE_HOME": str(cache), "SSL_CERT_FILE": None, "SSL_CERT_DIR": None,
+                       **extra})
 
 
 def ca_path(cache: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
@@ -87,7 +87,7 @@ def test_a_cached_copy_others_can_write_is_skipped(cache, certs):
     os.chmod(cached_copy(cache), 0o666)
     result = ca_path(cache)
     assert Path(result.stdout.strip()).read_bytes() == BUNDLE.read_bytes(), result.stderr
-    assert "writable" in result.stderr, result.stderr
+    assert "others can write it" in result.stderr, result.stderr
 
 
 # --- ca update -----------------------------------------------------------------------------------

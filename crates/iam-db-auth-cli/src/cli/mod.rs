@@ -2,8 +2,10 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+mod ca;
 mod dsql;
 mod exec;
+mod https_get;
 mod libpq_probe;
 mod login_kind;
 mod mysql_plugin;
@@ -61,6 +63,12 @@ enum Command {
         #[command(subcommand)]
         command: mysql_plugin::MysqlPluginCommand,
     },
+    /// The CA bundle database servers' certificates are verified with (RDS's, unless told
+    /// otherwise): where it is, and updating it from AWS
+    Ca {
+        #[command(subcommand)]
+        command: ca::CaCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +101,7 @@ pub fn run() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
+        Command::Ca { command } => ca::run(&command),
     }
 }
 

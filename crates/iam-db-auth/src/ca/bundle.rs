@@ -77,6 +77,18 @@ pub fn parse_pem(pem: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>
     Ok(certificates)
 }
 
+/// Whether `pem` is a CA bundle fit to be trusted (what `ca update` checks before it replaces
+/// a copy): PEM certificates only, at least one, each readable as a CA (a trust anchor).
+/// Returns how many certificates it holds.
+pub fn check_bundle(pem: &[u8]) -> std::result::Result<usize, String> {
+    let certificates = parse_pem(pem)?;
+    for (i, certificate) in certificates.iter().enumerate() {
+        webpki::anchor_from_trusted_cert(certificate)
+            .map_err(|e| format!("certificate {} cannot be read ({e})", i + 1))?;
+    }
+    Ok(certificates.len())
+}
+
 fn read_file(path: &Path, source: &Source) -> Result<Vec<CertificateDer<'static>>> {
     let cannot = |why: String| {
         Error::new(
@@ -165,6 +177,14 @@ mod tests {
         let mixed =
             format!("{first}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n{first}");
         assert_eq!(parse_pem(mixed.as_bytes()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_bundle_to_trust_is_certificates_only() {
+        assert_eq!(check_bundle(BUILT_IN_PEM), Ok(BUILT_IN_COUNT));
+        assert!(check_bundle(b"<html></html>").is_err());
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(check_bundle(garbage).unwrap_err().contains("certificate 1"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod verify;
 mod write_out;
 
 pub use binding::names_for;
-pub use bundle::{BUILT_IN_COUNT, Bundle, parse_pem};
+pub use bundle::{BUILT_IN_COUNT, Bundle, check_bundle, parse_pem};
 pub use lookup::{BUNDLE_FILE_NAME, Given, Locator, Source, UPDATE_URL};
 pub use verify::{Rejection, verify_server};
 pub use write_out::file_for_clients;
