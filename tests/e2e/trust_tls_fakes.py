@@ -77,7 +77,7 @@ class _Server:
         self.listener.settimeout(0.2)
         self.port = self.listener.getsockname()[1]
         self.received: list[bytes] = []
-        self.tls_connections = 0
+        self.tls_connections = 0  # TLS handshakes started
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -110,10 +110,11 @@ class _Server:
             self.received.append(data)
 
     def start_tls(self, conn: socket.socket) -> ssl.SSLSocket:
-        tls = self.context.wrap_socket(conn, server_side=True)
+        """Counts the handshake as started (a client that then rejects the certificate still
+        reached the server), then does it."""
         with self._lock:
             self.tls_connections += 1
-        return tls
+        return self.context.wrap_socket(conn, server_side=True)
 
     def got_token(self) -> bool:
         """Whether any password received was an IAM token (a presigned URL)."""

@@ -7,6 +7,7 @@ mod dsql;
 mod exec;
 mod https_get;
 mod libpq_probe;
+mod libpq_tls;
 mod login_kind;
 mod mysql_plugin;
 mod passfile;
