@@ -8,6 +8,10 @@
 //! (`PGHOST=<signing host> PGHOSTADDR=<address>`), so it checks the certificate for the name the
 //! token is for.
 //!
+//! The child gets the database password and not the AWS credentials it was made with
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; `--keep-aws-credentials`
+//! passes them on), and it dies with this process (SIGKILL when `exec` dies, however).
+//!
 //! The command runs as a child; this process waits for it, forwards SIGINT, SIGTERM, SIGHUP
 //! and SIGQUIT sent to it by other processes (a terminal's Ctrl-C already reaches the child,
 //! which is in the same process group, so that one is not sent twice), and exits with the
@@ -38,6 +42,13 @@ const EXIT_CANNOT_RUN: u8 = 126;
 /// The command was not found.
 const EXIT_NOT_FOUND: u8 = 127;
 
+/// The AWS credentials the token was made with: the child needs the token, not these.
+const AWS_CREDENTIAL_VARIABLES: [&str; 4] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
 
 /// Which client's environment variable gets the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -136,6 +147,10 @@ pub struct ExecArgs {
     /// set, else IAM_DB_AUTH_CA_FILE, else `ca update`'s copy, else the RDS bundle]
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Pass AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN on to the command
+    /// (by default it gets the database password only)
+    #[arg(long)]
+    keep_aws_credentials: bool,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -213,6 +228,11 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     }
     let mut command = Command::new(&args.command[0]);
     command.args(&args.command[1..]);
+    if !args.keep_aws_credentials {
+        for name in AWS_CREDENTIAL_VARIABLES {
+            command.env_remove(name);
+        }
+    }
     for (name, value) in &tls {
         command.env(name, value);
     }
@@ -237,6 +257,7 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     }
     drop(token);
     signals::unblock_in_child(&mut command);
+    signals::die_with_parent(&mut command);
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
