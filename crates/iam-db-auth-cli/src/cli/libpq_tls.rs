@@ -70,6 +70,20 @@ pub fn settings(
     Ok(settings)
 }
 
+/// What `pgpass` says once: the passfile holds only the password, and which connection settings
+/// make libpq verify the server before it sends it. `endpoint` is the name the token is for.
+pub fn passfile_note(endpoint: &str) -> String {
+    let bundle = lookup(None)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "$(iam-db-auth ca path)".to_string());
+    format!(
+        "the passfile gives libpq the password only; connect with verified TLS so that only \
+         the real server gets it: sslmode=verify-full sslrootcert={bundle} (iam-db-auth ca path \
+         prints the bundle's file), and through a tunnel host={endpoint} hostaddr=127.0.0.1 \
+         (libpq then checks the certificate for {endpoint})"
+    )
+}
+
 /// The process's CA lookup, as a file for libpq.
 pub fn lookup(given: Option<Given<'_>>) -> iam_db_auth::Result<std::path::PathBuf> {
     ca::path_for_clients(given).map(|(path, _)| path)
