@@ -73,9 +73,11 @@ pub fn settings(
 /// What `pgpass` says once: the passfile holds only the password, and which connection settings
 /// make libpq verify the server before it sends it. `endpoint` is the name the token is for.
 pub fn passfile_note(endpoint: &str) -> String {
-    let bundle = lookup(None)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "$(iam-db-auth ca path)".to_string());
+    // Named, not written out: pgpass has no business creating files beside the passfile's.
+    let bundle = ca::locate(None)
+        .ok()
+        .and_then(|source| source.path().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| "$(iam-db-auth ca path)".to_string());
     format!(
         "the passfile gives libpq the password only; connect with verified TLS so that only \
          the real server gets it: sslmode=verify-full sslrootcert={bundle} (iam-db-auth ca path \
