@@ -5,8 +5,9 @@ use super::lookup::Source;
 use crate::error::{Error, ErrorCode, Result};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The built-in bundle, as PEM.
 pub(super) const BUILT_IN_PEM: &[u8] = include_bytes!("../../../../certs/rds-global-bundle.pem");
@@ -32,7 +33,7 @@ impl Bundle {
         let certificates = match source.path() {
             None => built_in(),
             Some(path) if path.is_dir() => Arc::new(read_dir(path)?),
-            Some(path) => Arc::new(read_file(path, &source)?),
+            Some(path) => read_file_cached(path, &source)?,
         };
         if certificates.is_empty() {
             return Err(Error::new(
@@ -87,6 +88,50 @@ pub fn check_bundle(pem: &[u8]) -> std::result::Result<usize, String> {
             .map_err(|e| format!("certificate {} cannot be read ({e})", i + 1))?;
     }
     Ok(certificates.len())
+}
+
+/// What identifies a file's content without reading it: a rewrite (`ca update` renames a new
+/// file into place) changes the inode, an edit in place the modification time or size.
+#[derive(Clone, PartialEq, Eq)]
+struct FileStamp {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified_ns: i128,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            path: path.to_path_buf(),
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.len(),
+            modified_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        })
+    }
+}
+
+/// The last file read, parsed: a process that logs in again and again (a pool through the
+/// MySQL plugin) parses a 156 KB bundle once, not at every login (about 0.8 ms each).
+fn read_file_cached(path: &Path, source: &Source) -> Result<Arc<Vec<CertificateDer<'static>>>> {
+    static LAST: Mutex<Option<(FileStamp, Arc<Vec<CertificateDer<'static>>>)>> = Mutex::new(None);
+    let stamp = FileStamp::of(path);
+    if let Some(stamp) = &stamp {
+        let last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, certificates)) = last.as_ref() {
+            if seen == stamp {
+                return Ok(certificates.clone());
+            }
+        }
+    }
+    let certificates = Arc::new(read_file(path, source)?);
+    if let Some(stamp) = stamp {
+        *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some((stamp, certificates.clone()));
+    }
+    Ok(certificates)
 }
 
 fn read_file(path: &Path, source: &Source) -> Result<Vec<CertificateDer<'static>>> {
@@ -185,6 +230,28 @@ mod tests {
         assert!(check_bundle(b"<html></html>").is_err());
         let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(check_bundle(garbage).unwrap_err().contains("certificate 1"));
+    }
+
+    #[test]
+    fn a_file_read_again_is_parsed_once_until_it_changes() {
+        let dir = std::env::temp_dir().join(format!("iam-ca-cached-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bundle.pem");
+        std::fs::write(&file, BUILT_IN_PEM).unwrap();
+        let load = || Bundle::load(Source::Environment(file.clone())).unwrap();
+        let (a, b) = (load(), load());
+        assert!(Arc::ptr_eq(&a.certificates, &b.certificates));
+        // Replaced as `ca update` replaces it: a new file renamed over the old one.
+        let one = String::from_utf8_lossy(BUILT_IN_PEM)
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(dir.join("new.pem"), &one).unwrap();
+        std::fs::rename(dir.join("new.pem"), &file).unwrap();
+        assert_eq!(load().certificates().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
