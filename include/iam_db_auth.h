@@ -8,7 +8,8 @@
  * - On failure a function returns NULL and records, for the calling thread, a code
  *   (iam_last_error_code) and a complete message (iam_last_error_message). Every iam_* call
  *   that can fail resets them.
- * - Every function is thread-safe, keeps working in a child after fork(), and never lets a
+ * - Every function is thread-safe, keeps working in a child after fork() and during teardown
+ *   (atexit handlers, C++ static destructors, pthread-key destructors), and never lets a
  *   panic cross into C (a caught one is reported as IAM_ERROR_INTERNAL).
  * - Calls that make tokens block while credentials are looked up: microseconds with
  *   environment credentials or a cached token, at most IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS
@@ -130,6 +131,16 @@ typedef enum iam_error {
    * The connection is not encrypted and sending a token over it was refused.
    */
   IAM_ERROR_INSECURE_CONNECTION = 30,
+  /**
+   * The server's TLS certificate did not prove it is the endpoint the token is for (no
+   * trusted chain, or not valid for the name); no token was sent.
+   */
+  IAM_ERROR_UNTRUSTED_SERVER = 31,
+  /**
+   * The CA certificates to verify servers with could not be read (a configured file is
+   * missing, unreadable or holds no certificate).
+   */
+  IAM_ERROR_CA_UNAVAILABLE = 32,
   /**
    * A bug: a panic was caught at the boundary, or an invariant did not hold.
    */
@@ -258,7 +269,9 @@ enum iam_error iam_last_error_code(void);
 /**
  * The complete message of the last failure on the calling thread ("" after a success).
  * Never NULL. The string belongs to the library and stays valid until the next `iam_*` call
- * on the same thread; copy it to keep it. Never blocks.
+ * on the same thread; copy it to keep it. Never blocks. For a failure during thread or
+ * process teardown (atexit handlers, static destructors, pthread-key destructors) it is the
+ * code's static description (`iam_error_code_message`).
  */
 const char *iam_last_error_message(void);
 
@@ -278,6 +291,19 @@ void iam_cache_clear(void);
  * The library version, e.g. "0.1.0". Static; never NULL.
  */
 const char *iam_version(void);
+
+/**
+ * The CA file (PEM) to verify database servers with when a connection names none:
+ * `IAM_DB_AUTH_CA_FILE`, else the copy `iam-db-auth ca update` wrote (per-user, then system
+ * cache), else the installed RDS bundle, else the RDS bundle built into the library, written
+ * out to a file. For clients that take a path, such as libpq's `sslrootcert`.
+ *
+ * Returns NULL on failure (`IAM_DB_AUTH_CA_FILE` names a file that cannot be read, or the
+ * built-in bundle cannot be written anywhere), with the error recorded as for the other
+ * calls. The string belongs to the library and stays valid until the next `iam_ca_file` call
+ * on the same thread; copy it to keep it.
+ */
+const char *iam_ca_file(void);
 
 #ifdef __cplusplus
 }  // extern "C"

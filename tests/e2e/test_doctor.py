@@ -211,20 +211,28 @@ def test_a_wrong_ca_fails_tls_and_the_token_is_not_sent(target, sts, tmp_path):
     assert report.check("cleartext")["status"] == "skip" and report.check("login")["status"] == "skip"
 
 
-def test_without_the_stand_ins_ca_the_token_is_not_sent(pg, sts, tmp_path):
-    # No --ca: the stand-in's private CA is not trusted (RDS's CAs are what a default trusts).
+def test_the_ca_comes_from_the_lookup_every_door_uses(pg, sts, tmp_path):
     args = pg.args()
     del args[args.index("--ca"):args.index("--ca") + 2]
+    # Nothing configured: the built-in RDS bundle, which did not issue the stand-in's
+    # certificate; the token is not sent.
     report = doctor(args, sts_env(sts, XDG_CACHE_HOME=str(tmp_path)))
     assert report.first_cause() == "tls", report.describe()
+    tls = report.check("tls")
+    assert "unknown issuer" in tls["summary"] and "the built-in RDS CA bundle" in tls["summary"], report.describe()
     assert report.check("login")["status"] == "skip"
-    # A file that holds no certificate is named as such.
+    # IAM_DB_AUTH_CA_FILE, the lookup's second place: the login goes through.
+    report = doctor(args, sts_env(sts, XDG_CACHE_HOME=str(tmp_path), IAM_DB_AUTH_CA_FILE=pg.ca))
+    assert report.returncode == 0, report.describe()
+    assert "IAM_DB_AUTH_CA_FILE" in report.check("tls")["summary"], report.describe()
+    # A file that holds no certificate is named as such, never a reason to fall back.
     not_pem = tmp_path / "not-a-ca.pem"
     not_pem.write_text("hello\n")
     args = pg.args()
     args[args.index("--ca") + 1] = str(not_pem)
     report = doctor(args, sts_env(sts))
-    assert "holds no usable PEM certificate" in report.check("tls")["summary"], report.describe()
+    tls = report.check("tls")
+    assert tls["status"] == "fail" and "not a PEM certificate file" in tls["summary"], report.describe()
 
 
 def test_a_token_for_another_host_is_caught_by_the_certificate(target, sts):

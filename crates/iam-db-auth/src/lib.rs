@@ -22,6 +22,12 @@
 #![deny(unsafe_code)]
 
 /// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "geteuid(2): a cached CA bundle is trusted only when this user owns it"
+)]
+pub mod ca;
+/// cbindgen:ignore
 #[forbid(unsafe_code)]
 mod cache;
 /// cbindgen:ignore

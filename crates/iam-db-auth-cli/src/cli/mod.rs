@@ -8,13 +8,19 @@
 // - signals: sigprocmask, sigtimedwait, kill, and the child's mask between fork and exec;
 // - pgpass: only its `os` module (flock and geteuid); it forbids unsafe code in the others.
 #[forbid(unsafe_code)]
+mod ca;
+#[forbid(unsafe_code)]
 mod doctor;
 #[forbid(unsafe_code)]
 mod dsql;
 #[forbid(unsafe_code)]
 mod exec;
+#[forbid(unsafe_code)]
+mod https_get;
 #[allow(unsafe_code)]
 mod libpq_probe;
+#[forbid(unsafe_code)]
+mod libpq_tls;
 #[forbid(unsafe_code)]
 mod login_kind;
 #[forbid(unsafe_code)]
@@ -82,6 +88,12 @@ enum Command {
         #[command(subcommand)]
         command: mysql_plugin::MysqlPluginCommand,
     },
+    /// The CA bundle database servers' certificates are verified with (RDS's, unless told
+    /// otherwise): where it is, and updating it from AWS
+    Ca {
+        #[command(subcommand)]
+        command: ca::CaCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +128,7 @@ pub fn run() -> ExitCode {
         Command::Doctor(args) => doctor::run(&args),
         Command::Policy(args) => policy::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
+        Command::Ca { command } => ca::run(&command),
     }
 }
 

@@ -116,6 +116,10 @@ pub fn run(args: &TokenArgs) -> ExitCode {
 /// Makes the token and prints it (as a JSON string with `json`): the output step every
 /// token-printing command shares.
 pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
+    if crate::stdio::stdout_was_closed() {
+        print_error("stdout is closed: the token would go nowhere");
+        return ExitCode::from(EXIT_FAILURE);
+    }
     match iam_db_auth::token_for(request) {
         Ok(token) => {
             // The line is built in a SecretString (wiped on drop, not left behind by format!)

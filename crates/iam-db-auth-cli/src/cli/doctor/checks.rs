@@ -8,7 +8,7 @@ use super::dns::{Resolution, Resolver};
 use super::probe::{self, Ask, Engine, Login, ProbeError};
 use super::report::Check;
 use super::sts;
-use super::tls::{self, CaFile, TlsFailure};
+use super::tls::{self, TlsFailure, Trust};
 use iam_db_auth::{AwsCredentials, ErrorCode, TokenKind, TokenRequest, UtcSeconds, endpoint};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -20,7 +20,8 @@ pub struct Settings {
     pub port: u16,
     pub user: String,
     pub engine: Option<Engine>,
-    pub ca: Option<CaFile>,
+    /// `--ca`: the first place of the CA lookup.
+    pub ca: Option<std::path::PathBuf>,
     pub signing_host: Option<String>,
     pub signing_port: Option<u16>,
     pub region: Option<String>,
@@ -645,40 +646,37 @@ fn sniff(stream: &std::net::TcpStream) -> Engine {
     }
 }
 
-/// The CA file the TLS check trusts: `--ca`.
-fn ca_file(s: &Settings) -> Result<CaFile, String> {
-    s.ca.clone()
-        .ok_or_else(|| "no CA file to verify the server's certificate with".to_string())
+/// The certificates the TLS check trusts: the CA lookup every door uses (`--ca`, then
+/// IAM_DB_AUTH_CA_FILE, `ca update`'s copy, the installed bundle, the built-in RDS bundle).
+fn trust(s: &Settings) -> Result<Trust, String> {
+    let given =
+        s.ca.as_deref()
+            .map(|path| iam_db_auth::ca::Given { path, by: "--ca" });
+    let bundle = iam_db_auth::ca::load(given).map_err(|e| e.message().to_string())?;
+    Ok(Trust {
+        certificates: bundle.certificates().to_vec(),
+        described: bundle.source().describe(),
+    })
 }
 
 fn tls_check(s: &Settings, state: &mut State) -> Check {
     let (Some(addr), Some(engine)) = (state.address, state.engine) else {
         return Check::skip("tls", "not tried: no TCP connection (see tcp).");
     };
-    let ca = match ca_file(s) {
-        Ok(ca) => ca,
-        Err(why) => {
-            return Check::fail(
-                "tls",
-                format!("{why}."),
-                "pass --ca with the RDS CA bundle (global-bundle.pem, from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem).",
-            );
-        }
-    };
-    let client = match tls::Client::new(ca) {
+    let client = match trust(s).and_then(tls::Client::new) {
         Ok(c) => c,
         Err(e) => {
             return Check::fail(
                 "tls",
                 format!("{e}."),
-                "point --ca at a PEM file of CA certificates (the RDS bundle, global-bundle.pem).",
+                "point --ca (or IAM_DB_AUTH_CA_FILE) at a PEM file of CA certificates, such as the RDS bundle (iam-db-auth ca update fetches it).",
             );
         }
     };
     let signing = s.signing_host().to_string();
     let ca_text = format!(
         "{} ({} CA certificate{})",
-        client.ca.described,
+        client.described,
         client.ca_count,
         if client.ca_count == 1 { "" } else { "s" }
     );
@@ -728,7 +726,7 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
                 .fact("certificate_names", leaf.names.clone())
                 .fact("certificate_expires", expiry.map(UtcSeconds::rfc3339))
                 .fact("verified_name", signing.as_str())
-                .fact("ca_file", client.ca.path.display().to_string())
+                .fact("ca", client.described.as_str())
         }
         Err(ProbeError::NoTls(why)) => Check::fail(
             "tls",
@@ -747,7 +745,7 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
                         e.chain.last().map_or("an unknown CA".into(), |c| c.issuer.clone()),
                         leaf.subject
                     ),
-                    "use the RDS CA bundle for the instance's CA (global-bundle.pem, with --ca or IAM_DB_AUTH_CA_FILE); the instance's CA: aws rds describe-db-instances --query 'DBInstances[].CACertificateIdentifier'.".to_string(),
+                    "trust the CA that issued the instance's certificate: the RDS bundle (drop --ca and IAM_DB_AUTH_CA_FILE to use the built-in one; iam-db-auth ca update refreshes it), or your own CA with --ca; the instance's CA: aws rds describe-db-instances --query 'DBInstances[].CACertificateIdentifier'.".to_string(),
                 ),
                 TlsFailure::WrongName => {
                     let better = leaf

@@ -51,7 +51,8 @@ pub struct DoctorArgs {
     /// Database engine [default: from the port (5432, 3306), else from the server's first bytes]
     #[arg(long, value_parser = parse_engine)]
     engine: Option<Engine>,
-    /// CA file (PEM) to verify the server's certificate with (the RDS bundle, global-bundle.pem)
+    /// CA file (PEM) to verify the server's certificate with [default: the CA lookup:
+    /// IAM_DB_AUTH_CA_FILE, `ca update`'s copy, the installed bundle, the built-in RDS bundle]
     #[arg(long, visible_alias = "ca-file", value_name = "FILE")]
     ca: Option<std::path::PathBuf>,
     /// Sign for this host instead of --host (tunnels, port-forwards, IP addresses, CNAMEs)
@@ -108,10 +109,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         port: args.port,
         user: args.user.clone(),
         engine: args.engine,
-        ca: args.ca.clone().map(|path| tls::CaFile {
-            described: format!("the CA file {} from --ca", path.display()),
-            path,
-        }),
+        ca: args.ca.clone(),
         signing_host: super::given(&args.signing_host).map(str::to_string),
         signing_port: args.signing_port,
         region: args.region.clone(),

@@ -1,32 +1,26 @@
-//! TLS for the doctor's probes: a rustls client that trusts exactly one CA file, checks the
-//! server's certificate for the name the token is signed for, and keeps what it saw (the chain,
-//! the verdict) so that a failed handshake can be explained.
+//! TLS for the doctor's probes: a rustls client that trusts exactly the CA lookup's certificates
+//! (as every door does), checks the server's certificate for the name the token is signed for,
+//! and keeps what it saw (the chain, the verdict) so that a failed handshake can be explained.
 //!
-//! The CA file comes from the caller ([`CaFile`]): the doctor never falls back to the system's
-//! roots for a database, where a wrong CA must show as a failure.
+//! Never the system's roots for a database: a wrong CA must show as a failure.
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
     StreamOwned,
 };
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use x509_cert::der::Decode as _;
 
-/// CA bundles are a few hundred KB (the RDS global bundle is ~160 KB).
-const MAX_CA_FILE: u64 = 8 * 1024 * 1024;
-
-/// The CA file a probe trusts, and where that choice came from.
+/// The CA certificates a probe trusts, and where they came from (the CA lookup's source).
 #[derive(Clone, Debug)]
-pub struct CaFile {
-    pub path: PathBuf,
-    /// The file and where the choice came from, for messages: "the CA file /x from --ca".
+pub struct Trust {
+    pub certificates: Vec<CertificateDer<'static>>,
+    /// For messages: "the CA /x (--ca)", "the built-in RDS CA bundle".
     pub described: String,
 }
 
@@ -44,8 +38,9 @@ pub struct CertInfo {
 pub struct Client {
     config: Arc<ClientConfig>,
     seen: Arc<Seen>,
-    pub ca: CaFile,
-    /// How many CA certificates the file held.
+    /// Where the trusted certificates came from.
+    pub described: String,
+    /// How many CA certificates are trusted.
     pub ca_count: usize,
 }
 
@@ -83,38 +78,21 @@ pub enum TlsFailure {
 }
 
 impl Client {
-    /// A client trusting the certificates in `ca` (PEM). An error names the file and the problem.
-    pub fn new(ca: CaFile) -> Result<Client, String> {
-        let pem = iam_db_auth::files::read_regular(&ca.path, MAX_CA_FILE)
-            .map_err(|e| format!("{} {e}", ca.described))?;
+    /// A client trusting `trust`'s certificates. An error names the source and the problem.
+    pub fn new(trust: Trust) -> Result<Client, String> {
         let mut roots = RootCertStore::empty();
-        let mut bad = 0usize;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            match cert {
-                Ok(cert) => {
-                    if roots.add(cert).is_err() {
-                        bad += 1;
-                    }
-                }
-                Err(_) => bad += 1,
-            }
-        }
-        if roots.is_empty() {
+        let (added, unusable) = roots.add_parsable_certificates(trust.certificates);
+        if added == 0 {
             return Err(format!(
-                "{} holds no usable PEM certificate{}",
-                ca.described,
-                if bad > 0 {
-                    format!(" ({bad} unreadable)")
-                } else {
-                    String::new()
-                }
+                "{} holds no usable CA certificate ({unusable} unreadable)",
+                trust.described
             ));
         }
         let ca_count = roots.len();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
-            .map_err(|e| format!("the CA file {}: {e}", ca.path.display()))?;
+            .map_err(|e| format!("{}: {e}", trust.described))?;
         let seen = Arc::new(Seen::default());
         let verifier = Arc::new(Recording {
             inner,
@@ -129,7 +107,7 @@ impl Client {
         Ok(Client {
             config: Arc::new(config),
             seen,
-            ca,
+            described: trust.described,
             ca_count,
         })
     }

@@ -156,6 +156,11 @@ pub fn run(args: &PgpassArgs) -> ExitCode {
         stamp: args.watch,
     };
     check_system_libpq(&log);
+    if let Some(first) = targets.first() {
+        log.info(&super::libpq_tls::passfile_note(
+            first.request().effective_signing_host(),
+        ));
+    }
     match blocked {
         None => once(&path, &targets, &log),
         Some(blocked) => watch::watch(args, &path, &targets, &blocked, &log),
