@@ -675,10 +675,10 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
     };
     let signing = s.signing_host().to_string();
     let ca_text = format!(
-        "{} ({} CA certificate{})",
-        client.described,
+        "{} CA certificate{} from {}",
         client.ca_count,
-        if client.ca_count == 1 { "" } else { "s" }
+        if client.ca_count == 1 { "" } else { "s" },
+        client.described
     );
     let result = probe::open(engine, addr, &client, &signing, s.deadline());
     let check = match result {
@@ -740,7 +740,7 @@ fn tls_check(s: &Settings, state: &mut State) -> Check {
             let (summary, fix) = match e.kind {
                 TlsFailure::UnknownIssuer => (
                     format!(
-                        "{}: it was issued by {} (certificate {}), and {ca_text} holds no CA for it.",
+                        "{}: it was issued by {} (certificate {}), and none of the {ca_text} is that CA.",
                         e.detail,
                         e.chain.last().map_or("an unknown CA".into(), |c| c.issuer.clone()),
                         leaf.subject

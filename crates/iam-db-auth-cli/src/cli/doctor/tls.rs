@@ -221,8 +221,7 @@ fn explain(err: &rustls::Error) -> (TlsFailure, String) {
         rustls::Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer => (
                 TlsFailure::UnknownIssuer,
-                "the server's certificate does not chain to a CA in the CA file (unknown issuer)"
-                    .into(),
+                "the server's certificate does not chain to a trusted CA (unknown issuer)".into(),
             ),
             C::NotValidForName | C::NotValidForNameContext { .. } => (
                 TlsFailure::WrongName,
