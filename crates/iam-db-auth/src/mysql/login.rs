@@ -10,9 +10,8 @@
 //! signed for (or for the connect host, when the user listed it in `IAM_DB_AUTH_CONNECT_HOSTS`:
 //! `ca::names_for`). `IAM_DB_AUTH_ALLOW_UNVERIFIED_TLS=1` sends anyway, with a warning.
 //!
-//! The token request is built exactly as the C ABI builds one: an `IamTokenOptions` filled from
-//! the connection and turned into a request by `ffi::request_from_options`, which applies the
-//! shared settings (`IAM_DB_AUTH_SIGNING_HOST`, `IAM_DB_AUTH_SIGNING_PORT`,
+//! The token request is the connection's host, port and user, completed by the step every
+//! door takes, `EnvDefaults::apply` (`IAM_DB_AUTH_SIGNING_HOST`, `IAM_DB_AUTH_SIGNING_PORT`,
 //! `IAM_DB_AUTH_PROFILE`, `IAM_DB_AUTH_CACHE`). The region comes from the endpoint name, else
 //! the environment or profile (the engine's rules).
 
@@ -21,7 +20,6 @@ use super::tls::Transport;
 use crate::ca::{self, Bundle, Given, Rejection};
 use crate::config::{self, EnvDefaults};
 use crate::error::{Error, ErrorCode, Result};
-use crate::ffi::{self, IamTokenOptions};
 use crate::log::{Level, log_at};
 use crate::request::TokenRequest;
 use crate::token::Token;
@@ -58,6 +56,19 @@ impl Trust<'static> {
     }
 }
 
+/// A connection string as UTF-8, or the error the C ABI gives for the same bytes.
+fn utf8<'a>(text: &'a CStr, what: &str) -> Result<&'a str> {
+    text.to_str().map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidUtf8,
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Decides what to send for `conn`, making a token with `make_token` when one is needed.
 pub(crate) fn secret_for<'a>(
     conn: &Connection<'a>,
@@ -83,21 +94,14 @@ pub(crate) fn secret_for<'a>(
         )
     })?;
     let user = conn.user.unwrap_or(c"");
-    let options = IamTokenOptions {
-        host: host.as_ptr(),
-        port,
-        user: user.as_ptr(),
-        ..ffi::default_options()
-    };
     let context = |err: Error| {
         Error::new(
             err.code(),
             format!("no token for {target}: {}", err.message()),
         )
     };
-    // SAFETY: `host` and `user` are NUL-terminated strings that live until the end of this
-    // function, longer than the request borrowed from them; every other pointer is NULL.
-    let request = unsafe { ffi::request_from_options(&options, defaults) }.map_err(context)?;
+    let request = TokenRequest::new(utf8(&host, "host")?, port, utf8(user, "user")?);
+    let request = defaults.apply(request).map_err(context)?;
     if let Transport::Tls { chain } = &conn.transport {
         let names = ca::names_for(
             request.effective_signing_host(),

@@ -18,8 +18,8 @@
 //! - `client_error`: writing a failure into the `MYSQL` structure, where `mysql_error()` and
 //!   the client's "ERROR 2061 ..." line find it.
 //! - `login`: safe: the decision (TLS policy, the server's certificate checked against the CA
-//!   lookup for the signing host's name, password pass-through) and the conversion into a
-//!   token request through the C ABI's own path (`ffi::request_from_options`).
+//!   lookup for the signing host's name, password pass-through) and the token request, made
+//!   from the connection and completed by `EnvDefaults::apply`, as every door does.
 //!
 //! No link-time dependency on libmariadb: everything is read from the structures libmariadb
 //! passes in, so the plugin loads in processes that loaded libmariadb `RTLD_LOCAL` (Python's
