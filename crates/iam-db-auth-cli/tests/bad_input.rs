@@ -311,7 +311,7 @@ fn bad_environment_settings() {
         s.with_keys(&base, AKID, SECRET)
             .env("IAM_DB_AUTH_SIGNING_PORT", "abc"),
         2,
-        "invalid value 'abc'",
+        "IAM_DB_AUTH_SIGNING_PORT='abc' is not a port number",
         "IAM_DB_AUTH_SIGNING_PORT not a number",
     );
     expect(

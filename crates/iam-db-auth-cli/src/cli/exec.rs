@@ -131,13 +131,13 @@ pub struct ExecArgs {
     #[arg(long)]
     region: Option<String>,
     /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
-    /// Sign for this host instead of --host (tunnels, port-forwards)
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    /// Sign for this host instead of --host (tunnels, port-forwards) [default: IAM_DB_AUTH_SIGNING_HOST]
+    #[arg(long)]
     signing_host: Option<String>,
-    /// Sign for this port instead of --port
-    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    /// Sign for this port instead of --port [default: IAM_DB_AUTH_SIGNING_PORT]
+    #[arg(long)]
     signing_port: Option<u16>,
     /// Token kind: auto picks DSQL for Aurora DSQL endpoints (the admin token for user admin)
     /// and RDS otherwise
@@ -172,7 +172,22 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         }
     };
     let port = args.port.unwrap_or(args.engine.default_port());
-    let signing_host = given(&args.signing_host).unwrap_or(&args.host);
+    // The shared settings (IAM_DB_AUTH_*) fill what the command line left unset, as in every door.
+    let request = TokenRequest {
+        region: args.region.as_deref(),
+        profile: given(&args.profile),
+        signing_host: given(&args.signing_host),
+        signing_port: args.signing_port,
+        ..TokenRequest::new(&args.host, port, &args.user)
+    };
+    let request = match config::env_defaults().apply(request) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(format!("{}; the command was not run", e.message()));
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+    };
+    let signing_host = request.effective_signing_host();
     let kind = match (args.engine, args.kind) {
         (Engine::Mysql, LoginKind::Dsql) => {
             print_error(
@@ -202,14 +217,7 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         }
         Engine::Mysql => Vec::new(),
     };
-    let request = TokenRequest {
-        kind,
-        region: args.region.as_deref(),
-        profile: given(&args.profile),
-        signing_host: given(&args.signing_host),
-        signing_port: args.signing_port,
-        ..TokenRequest::new(&args.host, port, &args.user)
-    };
+    let request = TokenRequest { kind, ..request };
     let token = match iam_db_auth::token_for(&request) {
         Ok(t) => t,
         Err(e) => {
@@ -238,7 +246,7 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     }
     let environment = args.engine.environment(
         &args.host,
-        given(&args.signing_host),
+        request.signing_host,
         port,
         &args.user,
         token.as_str(),

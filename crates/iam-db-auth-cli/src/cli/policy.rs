@@ -29,7 +29,7 @@ pub struct PolicyArgs {
     )]
     user: String,
     /// The endpoint's RDS name when --host is an alias, a tunnel or an address
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    #[arg(long)]
     signing_host: Option<String>,
     /// AWS region [default: from the endpoint name, else AWS_REGION, AWS_DEFAULT_REGION, the profile]
     #[arg(long)]
@@ -38,7 +38,7 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "ID")]
     account: Option<String>,
     /// AWS profile whose credentials STS is asked with
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
     /// Print only this engine's SQL (postgres, mysql) [default: both]
     #[arg(long, value_parser = ["postgres", "postgresql", "mysql", "mariadb"])]
@@ -46,7 +46,21 @@ pub struct PolicyArgs {
 }
 
 pub fn run(args: &PolicyArgs) -> ExitCode {
-    let host = given(&args.signing_host).unwrap_or(&args.host);
+    // The shared settings (IAM_DB_AUTH_*) fill what the command line left unset, as in every door.
+    let request = iam_db_auth::TokenRequest {
+        profile: given(&args.profile),
+        signing_host: given(&args.signing_host),
+        ..iam_db_auth::TokenRequest::new(&args.host, args.port, &args.user)
+    };
+    let settled = match config::env_defaults().apply(request) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(e.message());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let profile = settled.profile;
+    let host = settled.effective_signing_host();
     if let Err(e) = endpoint::validate_host(host) {
         print_error(e.message());
         return ExitCode::from(EXIT_USAGE);
@@ -65,13 +79,13 @@ pub fn run(args: &PolicyArgs) -> ExitCode {
         .clone()
         .or_else(|| endpoint::infer_region(host))
         .or_else(|| {
-            iam_db_auth::inspect::configured_region(given(&args.profile))
+            iam_db_auth::inspect::configured_region(profile)
                 .ok()
                 .flatten()
         });
     let (account, caller, account_note) = match &args.account {
         Some(a) => (Some(a.clone()), None, "given with --account".to_string()),
-        None => account_from_sts(given(&args.profile), region.as_deref()),
+        None => account_from_sts(profile, region.as_deref()),
     };
     let engine = args.engine.as_deref().map(|e| match e {
         "mysql" | "mariadb" => Engine::Mysql,

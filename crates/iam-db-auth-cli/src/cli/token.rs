@@ -34,16 +34,17 @@ pub struct TokenArgs {
     #[arg(long)]
     region: Option<String>,
     /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
     /// Token kind
     #[arg(long, default_value = "rds", value_parser = parse_kind)]
     kind: TokenKind,
     /// Sign for this host instead of --host (tunnels, port-forwards, IP addresses)
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    /// [default: IAM_DB_AUTH_SIGNING_HOST]
+    #[arg(long)]
     signing_host: Option<String>,
-    /// Sign for this port instead of --port
-    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    /// Sign for this port instead of --port [default: IAM_DB_AUTH_SIGNING_PORT]
+    #[arg(long)]
     signing_port: Option<u16>,
     /// Token lifetime in seconds (rds: always 900; dsql: up to 604800; elasticache, memorydb: up to 900)
     #[arg(long)]
@@ -120,7 +121,16 @@ pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
         print_error("stdout is closed: the token would go nowhere");
         return ExitCode::from(EXIT_FAILURE);
     }
-    match iam_db_auth::token_for(request) {
+    // The shared settings (IAM_DB_AUTH_*) fill what the command line left unset, as in every door.
+    let defaults = config::env_defaults();
+    let request = match defaults.apply(*request) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(e.message());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match iam_db_auth::token_for(&request) {
         Ok(token) => {
             // The line is built in a SecretString (wiped on drop, not left behind by format!)
             // and written in one call ending in a newline: stdout's LineWriter hands such a

@@ -56,16 +56,16 @@ pub struct DoctorArgs {
     #[arg(long, visible_alias = "ca-file", value_name = "FILE")]
     ca: Option<std::path::PathBuf>,
     /// Sign for this host instead of --host (tunnels, port-forwards, IP addresses, CNAMEs)
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    #[arg(long)]
     signing_host: Option<String>,
     /// Sign for this port instead of --port
-    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    #[arg(long)]
     signing_port: Option<u16>,
     /// AWS region [default: from the endpoint name, else AWS_REGION, AWS_DEFAULT_REGION, the profile]
     #[arg(long)]
     region: Option<String>,
     /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
     /// PostgreSQL database to log in to
     #[arg(long, default_value = "postgres")]
@@ -104,16 +104,30 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         Some(server) => Box::new(dns::Server(server)),
         None => Box::new(dns::System),
     };
+    // The shared settings (IAM_DB_AUTH_*) fill what the command line left unset, as in every door.
+    let request = iam_db_auth::TokenRequest {
+        profile: super::given(&args.profile),
+        signing_host: super::given(&args.signing_host),
+        signing_port: args.signing_port,
+        ..iam_db_auth::TokenRequest::new(&args.host, args.port, &args.user)
+    };
+    let settled = match config::env_defaults().apply(request) {
+        Ok(r) => r,
+        Err(e) => {
+            super::print_error(e.message());
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
     let settings = checks::Settings {
         host: args.host.clone(),
         port: args.port,
         user: args.user.clone(),
         engine: args.engine,
         ca: args.ca.clone(),
-        signing_host: super::given(&args.signing_host).map(str::to_string),
-        signing_port: args.signing_port,
+        signing_host: settled.signing_host.map(str::to_string),
+        signing_port: settled.signing_port,
         region: args.region.clone(),
-        profile: super::given(&args.profile).map(str::to_string),
+        profile: settled.profile.map(str::to_string),
         database: args.database.clone(),
         timeout: Duration::from_secs_f64(args.timeout),
         resolver,
