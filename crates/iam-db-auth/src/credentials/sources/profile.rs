@@ -4,24 +4,47 @@
 //! aws-config's profile provider parses the files once and keeps its first failure for ever.
 
 use super::Source;
-use crate::credentials::files::FilesStamp;
+use crate::credentials::files::{FilesStamp, read_shared_files};
 use crate::log::{Level, log_at};
 use aws_config::profile::ProfileFileCredentialsProvider;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use std::sync::{Arc, Mutex};
 
-/// The profile source for `profile` (`None`: `AWS_PROFILE`, else `default`).
+/// The profile source for `profile` (`None`: `AWS_PROFILE`, else `default`), built from the
+/// files' contents as read now; a file that cannot be read makes a source that fails saying so.
 fn build(profile: Option<&str>) -> Source {
+    let aws_profile = std::env::var("AWS_PROFILE").ok();
+    let label = label(profile, aws_profile.as_deref());
+    let files = match read_shared_files() {
+        Ok(files) => files,
+        Err(problem) => {
+            return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
+        }
+    };
     let config = super::provider_config(profile);
-    let mut builder = ProfileFileCredentialsProvider::builder().configure(&config);
+    let mut builder = ProfileFileCredentialsProvider::builder()
+        .configure(&config)
+        .profile_files(files);
     if let Some(name) = profile {
         builder = builder.profile_name(name);
     }
-    let aws_profile = std::env::var("AWS_PROFILE").ok();
-    Source::new(
-        label(profile, aws_profile.as_deref()),
-        SharedCredentialsProvider::new(builder.build()),
-    )
+    Source::new(label, SharedCredentialsProvider::new(builder.build()))
+}
+
+/// The source when a shared file cannot be read: it fails with the reason.
+#[derive(Debug)]
+struct Unreadable(String);
+
+impl ProvideCredentials for Unreadable {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Err(CredentialsError::invalid_configuration(
+            self.0.clone(),
+        )))
+    }
 }
 
 /// The source's name in messages: the profile asked for, else `AWS_PROFILE`'s, else `default`.

@@ -1,0 +1,54 @@
+"""Files a setting names are read bounded: a FIFO, a device or an oversized file at a shared
+file's path is refused at once with a message that names it, never waited on or read whole."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import HOST, PORT
+
+TOKEN = {"op": "token", "host": HOST, "port": PORT, "user": "app"}
+# The lookup's own bound; the process is given far longer, so a hang shows as a failed run.
+BOUND = {"IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS": "3000"}
+
+
+def test_a_fifo_credentials_file_is_refused_at_once(scenario):
+    fifo = scenario.home / "creds.fifo"
+    os.mkfifo(fifo)
+    r = scenario.run([TOKEN, {**TOKEN, "profile": "other"}], timeout=15, AWS_SHARED_CREDENTIALS_FILE=str(fifo), **BOUND)
+    for result in r.results:
+        assert not result["ok"]
+        assert "not a regular file" in result["message"], result["message"]
+        assert result["ms"] < 1000, result["ms"]
+
+
+def test_dev_zero_as_the_config_file_is_refused_at_once(scenario):
+    r = scenario.run([TOKEN], timeout=15, AWS_CONFIG_FILE="/dev/zero", **BOUND)
+    (result,) = r.results
+    assert not result["ok"]
+    assert "not a regular file" in result["message"], result["message"]
+    assert result["ms"] < 1000, result["ms"]
+
+
+def test_an_oversized_credentials_file_is_refused(scenario):
+    path = scenario.write(".aws/credentials", "# padding\n" * 200_000)
+    r = scenario.run([TOKEN], timeout=15, **BOUND)
+    (result,) = r.results
+    assert not result["ok"]
+    assert "larger than" in result["message"] and str(path) in result["message"], result["message"]
+
+
+def test_an_unreadable_credentials_file_is_not_reported_as_missing(scenario):
+    if os.geteuid() == 0:
+        # root reads any file: make the path unreadable another way, a directory's child.
+        path = scenario.aws / "credentials"
+        path.mkdir()
+        want = "not a regular file"
+    else:
+        path = scenario.write(".aws/credentials", "[default]\n", mode=0o000)
+        want = "cannot be read"
+    r = scenario.run([TOKEN], timeout=15, **BOUND)
+    (result,) = r.results
+    assert not result["ok"]
+    assert want in result["message"] and str(path) in result["message"], result["message"]
+
