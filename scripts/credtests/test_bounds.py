@@ -52,3 +52,13 @@ def test_an_unreadable_credentials_file_is_not_reported_as_missing(scenario):
     assert not result["ok"]
     assert want in result["message"] and str(path) in result["message"], result["message"]
 
+
+def test_a_fifo_web_identity_token_file_is_refused_at_once(scenario):
+    fifo = scenario.home / "token.fifo"
+    os.mkfifo(fifo)
+    env = {"AWS_WEB_IDENTITY_TOKEN_FILE": str(fifo), "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/app"}
+    r = scenario.run([TOKEN], timeout=15, **env, **BOUND)
+    (result,) = r.results
+    assert not result["ok"]
+    assert "not a regular file" in result["message"] and str(fifo) in result["message"], result["message"]
+    assert result["ms"] < 1000, result["ms"]
