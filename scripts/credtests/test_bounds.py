@@ -1,11 +1,13 @@
-"""Files a setting names are read bounded: a FIFO, a device or an oversized file at a shared
-file's path is refused at once with a message that names it, never waited on or read whole."""
+"""Every source is bounded. Files a setting names are read bounded: a FIFO, a device or an
+oversized file at a shared file's path is refused at once with a message that names it, never
+waited on or read whole. The container endpoint gets one attempt of 1 s connect and 1 s read."""
 
 from __future__ import annotations
 
 import os
 
 from conftest import HOST, PORT
+from standins import Hang
 
 TOKEN = {"op": "token", "host": HOST, "port": PORT, "user": "app"}
 # The lookup's own bound; the process is given far longer, so a hang shows as a failed run.
@@ -62,3 +64,22 @@ def test_a_fifo_web_identity_token_file_is_refused_at_once(scenario):
     assert not result["ok"]
     assert "not a regular file" in result["message"] and str(fifo) in result["message"], result["message"]
     assert result["ms"] < 1000, result["ms"]
+
+
+def test_a_stalled_container_endpoint_costs_one_attempt_of_about_a_second(scenario):
+    hang = Hang()
+    try:
+        env = {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": hang.url + "/v1/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "not-a-secret",
+            # The lookup's own bound far above the endpoint's, so only the endpoint's shows.
+            "IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS": "30000",
+        }
+        r = scenario.run([TOKEN], timeout=40, **env)
+        (result,) = r.results
+        assert not result["ok"] and "container endpoint" in result["message"], result["message"]
+        # 1 s read timeout, one attempt (aws-config's own: 5 s read, 3 attempts, 10-17 s).
+        assert result["ms"] < 2500, result["ms"]
+        assert hang.accepted == 1, hang.accepted
+    finally:
+        hang.stop()

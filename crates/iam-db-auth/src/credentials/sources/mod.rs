@@ -4,6 +4,7 @@
 //! Here: what a source is, the back-off of the network ones, and the configuration they share.
 
 pub(crate) mod container;
+mod document;
 pub(crate) mod environment;
 pub(crate) mod imds;
 pub(crate) mod profile;
