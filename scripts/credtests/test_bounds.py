@@ -5,6 +5,7 @@ waited on or read whole. The container endpoint gets one attempt of 1 s connect 
 from __future__ import annotations
 
 import os
+import time
 
 from conftest import HOST, PORT
 from standins import Hang
@@ -83,3 +84,51 @@ def test_a_stalled_container_endpoint_costs_one_attempt_of_about_a_second(scenar
         assert hang.accepted == 1, hang.accepted
     finally:
         hang.stop()
+
+
+def processes_running(argv: list[str]) -> list[int]:
+    """The pids of live processes whose command line is exactly `argv`."""
+    want = ("\0".join(argv) + "\0").encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read() == want:
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def test_a_timed_out_credential_process_leaves_no_process_behind(scenario):
+    # A helper that starts a grandchild and waits for ever: both must be gone after the bound.
+    marker = str(4000 + os.getpid() % 1000) + ".25"
+    script = scenario.write("hang.sh", f"#!/bin/sh\nsleep {marker} &\nsleep {marker}\n", mode=0o700)
+    scenario.write(".aws/config", f"[default]\ncredential_process = {script}\n")
+    try:
+        r = scenario.run([TOKEN] * 3, timeout=30, IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS="1000")
+        for result in r.results:
+            assert not result["ok"] and "timed out" in result["message"], result["message"]
+            assert result["ms"] < 2000, result["ms"]
+        left = []
+        for _ in range(20):  # reaping and group kills take a moment: up to 2 s
+            left = processes_running(["sleep", marker])
+            if not left:
+                break
+            time.sleep(0.1)
+        assert left == [], f"{len(left)} helper processes left running after 3 timed-out calls"
+    finally:
+        for pid in processes_running(["sleep", marker]):
+            os.kill(pid, 9)
+
+
+def test_an_endless_credential_process_output_is_capped(scenario):
+    script = scenario.write("yes.sh", "#!/bin/sh\nexec yes AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", mode=0o700)
+    scenario.write(".aws/config", f"[default]\ncredential_process = {script}\n")
+    r = scenario.run([TOKEN], timeout=30, IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS="5000")
+    (result,) = r.results
+    assert not result["ok"]
+    # Refused as soon as the cap is passed, not at the lookup's bound.
+    assert "more than" in result["message"] and result["ms"] < 2000, result
+    assert processes_running(["yes", "A" * 61]) == []

@@ -22,6 +22,12 @@ fn build(profile: Option<&str>) -> Source {
             return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
         }
     };
+    if let Some(command) = own_process(&files, profile) {
+        return Source::new(
+            label,
+            SharedCredentialsProvider::new(super::process::CredentialProcess::new(&command)),
+        );
+    }
     let config = super::provider_config(profile);
     let mut builder = ProfileFileCredentialsProvider::builder()
         .configure(&config)
@@ -30,6 +36,41 @@ fn build(profile: Option<&str>) -> Source {
         builder = builder.profile_name(name);
     }
     Source::new(label, SharedCredentialsProvider::new(builder.build()))
+}
+
+/// The `credential_process` of the selected profile, when it is the profile's own source (no
+/// role, SSO, web identity or login session before it in aws-config's order): we run it
+/// ourselves, bounded (`process.rs`). A tool behind a role's `source_profile` is still run by
+/// aws-config.
+#[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`
+fn own_process(
+    files: &aws_config::profile::profile_file::ProfileFiles,
+    profile: Option<&str>,
+) -> Option<String> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    use futures_util::FutureExt as _;
+    const BEFORE_IT: [&str; 10] = [
+        "role_arn",
+        "credential_source",
+        "web_identity_token_file",
+        "sso_account_id",
+        "sso_region",
+        "sso_role_name",
+        "sso_start_url",
+        "sso_session",
+        "login_session",
+        "source_profile",
+    ];
+    let selected = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
+    // Given contents only, the parser reads no file: it answers on the first poll.
+    let set = aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, selected)
+        .now_or_never()?
+        .ok()?;
+    let section = set.get_profile(set.selected_profile())?;
+    if BEFORE_IT.iter().any(|key| section.get(key).is_some()) {
+        return None;
+    }
+    section.get("credential_process").map(str::to_string)
 }
 
 /// The source when a shared file cannot be read: it fails with the reason.
