@@ -132,3 +132,17 @@ def test_an_endless_credential_process_output_is_capped(scenario):
     # Refused as soon as the cap is passed, not at the lookup's bound.
     assert "more than" in result["message"] and result["ms"] < 2000, result
     assert processes_running(["yes", "A" * 61]) == []
+
+
+def test_a_fifo_web_identity_token_file_in_a_profile_is_refused_at_once(scenario):
+    fifo = scenario.home / "token.fifo"
+    os.mkfifo(fifo)
+    scenario.write(
+        ".aws/config",
+        f"[default]\nrole_arn = arn:aws:iam::123456789012:role/app\nweb_identity_token_file = {fifo}\n",
+    )
+    r = scenario.run([TOKEN], timeout=15, **BOUND)
+    (result,) = r.results
+    assert not result["ok"]
+    assert "not a regular file" in result["message"] and str(fifo) in result["message"], result["message"]
+    assert result["ms"] < 1000, result["ms"]

@@ -22,7 +22,13 @@ fn build(profile: Option<&str>) -> Source {
             return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
         }
     };
-    if let Some(command) = own_process(&files, profile) {
+    let selected = inspect(&files, profile);
+    if let Some(problem) = selected.token_file.and_then(|path| {
+        super::web_identity::token_file_problem(Some(path.into()), "web_identity_token_file")
+    }) {
+        return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
+    }
+    if let Some(command) = selected.process {
         return Source::new(
             label,
             SharedCredentialsProvider::new(super::process::CredentialProcess::new(&command)),
@@ -38,18 +44,27 @@ fn build(profile: Option<&str>) -> Source {
     Source::new(label, SharedCredentialsProvider::new(builder.build()))
 }
 
-/// The `credential_process` of the selected profile, when it is the profile's own source (no
-/// role, SSO, web identity or login session before it in aws-config's order): we run it
-/// ourselves, bounded (`process.rs`). A tool behind a role's `source_profile` is still run by
-/// aws-config.
+/// What the selected profile asks for that we handle ourselves.
+#[derive(Default)]
+struct Selected {
+    /// Its `credential_process`, when that is the profile's own source (no role, SSO, web
+    /// identity or login session before it in aws-config's order): we run it ourselves,
+    /// bounded (`process.rs`). A tool behind a role's `source_profile` is still run by
+    /// aws-config.
+    process: Option<String>,
+    /// Its `web_identity_token_file`, checked with the bounded reader before aws-config reads it.
+    token_file: Option<String>,
+}
+
+/// The selected profile's settings that we handle ourselves.
 #[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`
-fn own_process(
+fn inspect(
     files: &aws_config::profile::profile_file::ProfileFiles,
     profile: Option<&str>,
-) -> Option<String> {
+) -> Selected {
     use aws_types::os_shim_internal::{Env, Fs};
     use futures_util::FutureExt as _;
-    const BEFORE_IT: [&str; 10] = [
+    const BEFORE_PROCESS: [&str; 10] = [
         "role_arn",
         "credential_source",
         "web_identity_token_file",
@@ -61,16 +76,26 @@ fn own_process(
         "login_session",
         "source_profile",
     ];
-    let selected = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
+    let override_name = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
     // Given contents only, the parser reads no file: it answers on the first poll.
-    let set = aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, selected)
-        .now_or_never()?
-        .ok()?;
-    let section = set.get_profile(set.selected_profile())?;
-    if BEFORE_IT.iter().any(|key| section.get(key).is_some()) {
-        return None;
+    let Some(Ok(set)) =
+        aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, override_name)
+            .now_or_never()
+    else {
+        return Selected::default();
+    };
+    let Some(section) = set.get_profile(set.selected_profile()) else {
+        return Selected::default();
+    };
+    let process = if BEFORE_PROCESS.iter().any(|key| section.get(key).is_some()) {
+        None
+    } else {
+        section.get("credential_process").map(str::to_string)
+    };
+    Selected {
+        process,
+        token_file: section.get("web_identity_token_file").map(str::to_string),
     }
-    section.get("credential_process").map(str::to_string)
 }
 
 /// The source when a shared file cannot be read: it fails with the reason.

@@ -37,7 +37,10 @@ impl ProvideCredentials for CheckedTokenFile {
     where
         Self: 'a,
     {
-        match token_file_problem(std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE")) {
+        match token_file_problem(
+            std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE"),
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ) {
             Some(problem) => future::ProvideCredentials::ready(Err(
                 CredentialsError::invalid_configuration(problem),
             )),
@@ -46,9 +49,13 @@ impl ProvideCredentials for CheckedTokenFile {
     }
 }
 
-/// Why the token file at `path` cannot be used, if it cannot; `None` when it is unset (aws-config
-/// then says so) or a readable regular file within the limit. Its content is wiped at once.
-fn token_file_problem(path: Option<std::ffi::OsString>) -> Option<String> {
+/// Why the token file at `path` (named by `setting`) cannot be used, if it cannot; `None` when
+/// it is unset (aws-config then says so) or a readable regular file within the limit. Its
+/// content is wiped at once. The profile source asks it for `web_identity_token_file` too.
+pub(crate) fn token_file_problem(
+    path: Option<std::ffi::OsString>,
+    setting: &str,
+) -> Option<String> {
     let path = std::path::PathBuf::from(path.filter(|p| !p.is_empty())?);
     match crate::files::read_regular(&path, MAX_TOKEN_BYTES) {
         Ok(mut token) => {
@@ -56,7 +63,7 @@ fn token_file_problem(path: Option<std::ffi::OsString>) -> Option<String> {
             None
         }
         Err(e) => Some(error_chain(&std::io::Error::other(format!(
-            "{} (AWS_WEB_IDENTITY_TOKEN_FILE) {e}",
+            "{} ({setting}) {e}",
             path.display()
         )))),
     }
@@ -72,15 +79,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let token = dir.join("token");
         std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln").unwrap();
-        assert_eq!(token_file_problem(Some(token.clone().into())), None);
-        assert_eq!(token_file_problem(None), None);
-        assert_eq!(token_file_problem(Some("".into())), None);
+        assert_eq!(token_file_problem(Some(token.clone().into()), "T"), None);
+        assert_eq!(token_file_problem(None, "T"), None);
+        assert_eq!(token_file_problem(Some("".into()), "T"), None);
         std::fs::write(&token, vec![b'x'; MAX_TOKEN_BYTES as usize + 1]).unwrap();
-        let big = token_file_problem(Some(token.clone().into())).expect("too large");
+        let big = token_file_problem(Some(token.clone().into()), "T").expect("too large");
         assert!(big.contains("larger than 65536 bytes"), "{big}");
-        let dev = token_file_problem(Some("/dev/zero".into())).expect("a device");
+        let dev = token_file_problem(Some("/dev/zero".into()), "T").expect("a device");
         assert!(dev.contains("not a regular file"), "{dev}");
-        let missing = token_file_problem(Some(dir.join("none").into())).expect("missing");
+        let missing = token_file_problem(Some(dir.join("none").into()), "T").expect("missing");
         assert!(missing.contains("not found"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
