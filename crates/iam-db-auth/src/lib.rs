@@ -82,6 +82,12 @@ mod log;
 )]
 mod mysql;
 /// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "killpg(2): a timed-out credential_process dies with everything it started"
+)]
+mod process_group;
+/// cbindgen:ignore
 #[forbid(unsafe_code)]
 mod region;
 /// cbindgen:ignore

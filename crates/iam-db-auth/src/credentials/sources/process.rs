@@ -71,20 +71,9 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Kills every process of the group `pgid` (our child leads it). The library keeps `unsafe`
-/// to its C edges, so the signal is sent by the shell's `kill` rather than `killpg(2)`; `sh` is
-/// what runs the tool anyway.
+/// Kills every process of the group `pgid` (our child leads it).
 fn kill_group(pgid: u32) {
-    let _ = Command::new("sh")
-        .args([
-            "-c",
-            "kill -s KILL -- \"-$0\" 2>/dev/null",
-            &pgid.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    crate::process_group::kill(pgid);
 }
 
 /// Runs the tool and waits, without blocking the runtime, for its output and exit.
