@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 [[ -f "$LIB" ]] || cargo build --release --quiet
+soname_link
 out="$WORK/python-go"; mkdir -p "$out"
 write_keystore "$out/keystore"
 HOST=mydb.c9akciq32.us-east-1.rds.amazonaws.com
