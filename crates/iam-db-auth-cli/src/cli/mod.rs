@@ -4,6 +4,7 @@
 
 mod dsql;
 mod exec;
+mod generate;
 mod libpq_probe;
 mod login_kind;
 mod mysql_plugin;
@@ -61,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: mysql_plugin::MysqlPluginCommand,
     },
+    /// Write the man pages into a directory (for installers)
+    #[command(hide = true)]
+    GenerateMan(generate::ManArgs),
+    /// Print a shell completion script (for installers)
+    #[command(hide = true)]
+    Completions(generate::CompletionsArgs),
 }
 
 #[derive(Subcommand)]
@@ -93,6 +100,8 @@ pub fn run() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
+        Command::GenerateMan(args) => generate::man(&args),
+        Command::Completions(args) => generate::completions(&args),
     }
 }
 
