@@ -1,7 +1,7 @@
 /*
  * pg_login: an ordinary libpq program, unaware of IAM. It connects with the connection string
  * given as its only argument (no password in it: libpq finds one in the passfile, or wherever
- * libpq looks), runs one query and prints the result. Used by scripts/tests/47-postgres.sh to
+ * libpq looks), runs one query and prints the result. Used by tests/e2e/test_postgres_*.py to
  * show that a C program on libpq logs in with a token the pgpass helper wrote.
  *
  * Output: "<current_user> ssl=<t|f> libpq=<PQlibVersion()>" on stdout; exit 0.

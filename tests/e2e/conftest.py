@@ -202,3 +202,64 @@ def pytest_configure(config):
     # The MariaDB stand-in listens on ::1 too when the machine has it, for the IPv6 client checks.
     if have_ipv6_loopback():
         os.environ.setdefault("IAM_STANDIN_MARIADB_BIND", "127.0.0.1,::1")
+
+
+# --- Credentials of a test's own. ---
+import secrets  # noqa: E402
+import string  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+# Helper modules that test modules load as plugins get pytest's assertion messages too.
+pytest.register_assert_rewrite("pg_support")
+
+
+BASE64_CHARS = string.ascii_letters + string.digits + "/+"
+
+
+def random_text(length: int, alphabet: str = BASE64_CHARS) -> str:
+    """Random text; by default shaped like AWS secrets and session tokens (base64 letters)."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass
+class TempKey:
+    """Credentials known to the stand-ins' verifier, made for one test."""
+
+    access_key_id: str
+    secret: str
+    session_token: str | None
+
+    def env(self, **extra: str | None) -> dict[str, str]:
+        """[`aws_env`] with these credentials."""
+        return aws_env(
+            AWS_ACCESS_KEY_ID=self.access_key_id,
+            AWS_SECRET_ACCESS_KEY=self.secret,
+            AWS_SESSION_TOKEN=self.session_token,
+            **extra,
+        )
+
+
+@contextmanager
+def temporary_key(standin: StandIn, session_token: str | None = None, expiration: str | None = None):
+    """A key of its own (a fresh id, so reruns never meet an older secret) in the keystore while
+    the block runs; `expiration` (RFC 3339) makes the verifier treat it as expiring then."""
+    key = TempKey(
+        "ASIAE2E" + random_text(13, string.ascii_uppercase + string.digits),
+        "e2eSecret/" + random_text(30),
+        session_token,
+    )
+    fields = [key.access_key_id, key.secret] + ([session_token] if session_token else [])
+    if expiration:
+        assert session_token, "an expiration needs a session token (the keystore's 4th field)"
+        fields.append(expiration)
+    standin.add_key(" ".join(fields))
+    try:
+        yield key
+    finally:
+        # Rewritten in place, so the keystore keeps its owner and mode.
+        path = standin.env["IAM_STANDIN_KEYSTORE"]
+        with open(path, "r+") as f:
+            kept = [line for line in f if not line.startswith(key.access_key_id + " ")]
+            f.seek(0)
+            f.writelines(kept)
+            f.truncate()
