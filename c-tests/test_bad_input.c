@@ -1,5 +1,5 @@
 /*
- * The C rows of the README's bad-input table: every entry point against NULLs, empty strings,
+ * The C rows of the bad-input table (docs/bad-input.md): every entry point against NULLs, empty strings,
  * invalid UTF-8, 1 MB strings, embedded NULs (what the length-less API sees: the string ends
  * at the first NUL), malformed hosts, unknown and malformed regions, garbage profile names and
  * malformed options structures. Every call must return (no crash, no hang), report a code and

@@ -8,7 +8,8 @@
  * - On failure a function returns NULL and records, for the calling thread, a code
  *   (iam_last_error_code) and a complete message (iam_last_error_message). Every iam_* call
  *   that can fail resets them.
- * - Every function is thread-safe, keeps working in a child after fork(), and never lets a
+ * - Every function is thread-safe, keeps working in a child after fork() and during teardown
+ *   (atexit handlers, C++ static destructors, pthread-key destructors), and never lets a
  *   panic cross into C (a caught one is reported as IAM_ERROR_INTERNAL).
  * - Calls that make tokens block while credentials are looked up: microseconds with
  *   environment credentials or a cached token, at most IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS
@@ -258,7 +259,9 @@ enum iam_error iam_last_error_code(void);
 /**
  * The complete message of the last failure on the calling thread ("" after a success).
  * Never NULL. The string belongs to the library and stays valid until the next `iam_*` call
- * on the same thread; copy it to keep it. Never blocks.
+ * on the same thread; copy it to keep it. Never blocks. For a failure during thread or
+ * process teardown (atexit handlers, static destructors, pthread-key destructors) it is the
+ * code's static description (`iam_error_code_message`).
  */
 const char *iam_last_error_message(void);
 

@@ -406,9 +406,11 @@ EXPORT PGconn *PQsetdbLogin(const char *pghost, const char *pgport, const char *
     }
     if (real_params == NULL)
         return real(pghost, pgport, pgoptions, pgtty, dbName, login, pwd);
-    /* What PQsetdbLogin means, as parameters (dbName may be a connection string). */
-    const char *keywords[] = {"host", "port", "options", "dbname", "user", "password", NULL};
-    const char *values[] = {pghost, pgport, pgoptions, dbName, login, pwd, NULL};
+    /* What PQsetdbLogin means, as parameters. libpq (fe-connect.c) reads a connection string
+     * in dbName first, then lets each non-empty explicit argument override it; expanded in
+     * place, dbName first, the later keywords win the same way (empty values are ignored). */
+    const char *keywords[] = {"dbname", "host", "port", "options", "user", "password", NULL};
+    const char *values[] = {dbName, pghost, pgport, pgoptions, login, pwd, NULL};
     struct target t = {0};
     PQconninfoOption *parsed = NULL;
     read_params(&t, keywords, values, 1, &parsed);

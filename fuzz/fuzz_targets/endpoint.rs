@@ -9,7 +9,7 @@
 use iam_db_auth::endpoint::{
     MAX_HOST_LEN, infer_region, is_region_name, validate_host, validate_region,
 };
-use iam_db_auth::request::{validate_profile, validate_user};
+use iam_db_auth::internals::{validate_profile, validate_user};
 use libfuzzer_sys::fuzz_target;
 
 /// Messages quote at most a shortened, escaped prefix of the input.

@@ -1,4 +1,4 @@
-//! The CLI rows of the README's bad-input table: the real binary against empty strings, long
+//! The CLI rows of the bad-input table (docs/bad-input.md): the real binary against empty strings, long
 //! arguments, hosts with schemes, paths, ports, spaces and userinfo, unknown and malformed
 //! regions, garbage profile names, unreadable and malformed AWS config files, out-of-range and
 //! expired signing times, bad environment settings, and `verify` against bad stdin and bad

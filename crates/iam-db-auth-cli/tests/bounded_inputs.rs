@@ -33,20 +33,25 @@ fn mkfifo(path: &std::path::Path) {
     assert!(status.success());
 }
 
-#[test]
-fn verify_refuses_a_keystore_that_is_a_fifo_a_device_or_too_large() {
-    let s = Sandbox::new("bounded-keystore");
+/// A FIFO, a device and a 64 MiB (sparse) file, each with the words its refusal must carry.
+fn unreadable_files(s: &Sandbox) -> [(std::path::PathBuf, &'static str); 3] {
     mkfifo(&s.path("fifo"));
     let huge = s.path("huge");
     std::fs::File::create(&huge)
         .unwrap()
         .set_len(64 << 20)
         .unwrap();
-    for (path, needle) in [
+    [
         (s.path("fifo"), "is a FIFO (named pipe), not a regular file"),
         ("/dev/zero".into(), "is a device, not a regular file"),
         (huge, "is larger than"),
-    ] {
+    ]
+}
+
+#[test]
+fn verify_refuses_a_keystore_that_is_a_fifo_a_device_or_too_large() {
+    let s = Sandbox::new("bounded-keystore");
+    for (path, needle) in unreadable_files(&s) {
         let row = format!("keystore {}", path.display());
         let o = run_bounded(&mut s.verify(&path, &[]), &row);
         assert_eq!(o.status.code(), Some(2), "{row}: {}", stderr(&o));
@@ -57,18 +62,8 @@ fn verify_refuses_a_keystore_that_is_a_fifo_a_device_or_too_large() {
 #[test]
 fn pgpass_refuses_a_targets_file_that_is_a_fifo_a_device_or_too_large() {
     let s = Sandbox::new("bounded-targets");
-    mkfifo(&s.path("fifo"));
-    let huge = s.path("huge");
-    std::fs::File::create(&huge)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
     let passfile = s.path("pgpass");
-    for (path, needle) in [
-        (s.path("fifo"), "is a FIFO (named pipe), not a regular file"),
-        ("/dev/zero".into(), "is a device, not a regular file"),
-        (huge, "is larger than"),
-    ] {
+    for (path, needle) in unreadable_files(&s) {
         let row = format!("targets file {}", path.display());
         let mut c = s.cmd(&[
             "pgpass",

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Sandbox, run, run_with_stdin, stderr, stdout, token_args};
-use iam_db_auth::secret::SecretString;
+use iam_db_auth::SecretString;
 use iam_db_auth::sign::{SigningCredentials, SigningKey};
 use iam_db_auth::{AwsCredentials, TokenRequest, UtcSeconds, token_with};
 use iam_db_auth_verify::Keystore;

@@ -1,17 +1,16 @@
 //! Reuse of tokens and signing keys.
 //!
 //! A token is reused for the same (kind, signing host, port, user, region, credentials,
-//! lifetime) while at least [`MIN_REMAINING`] of its life is left, and never past the expiry
-//! of the credentials that signed it. A signing key is reused for the same (date, region,
-//! service, credentials). Both caches are bounded; lookups take a read lock only.
+//! lifetime) while at least [`MIN_REMAINING`](crate::cache::MIN_REMAINING) of its life is
+//! left, and never past the expiry of the credentials that signed it. A signing key is reused
+//! for the same (date, region, service, credentials). Both caches are bounded; lookups take a
+//! read lock only. A thread's repeat of its last request is answered before the cache, by
+//! `fast_path`.
 
 use crate::kind::TokenKind;
-use crate::region::RegionSource;
-use crate::request::TokenRequest;
 use crate::sign::SigningKey;
 use crate::timestamp::UtcSeconds;
 use crate::token::Token;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,8 +47,7 @@ impl TokenKey<'_> {
 /// The hash that picks a token's bucket: a multiply-rotate over 8-byte words (as rustc's
 /// FxHasher), several times cheaper than SipHash for keys of ~100 bytes. Not a defence against
 /// chosen collisions, and none is needed: a collision costs a longer bucket scan, the full key
-/// is compared on every hit, and the cache holds at most `TOKEN_CAPACITY` tokens. (The SipHash
-/// it replaces was unkeyed, so no weaker.)
+/// is compared on every hit, and the cache holds at most `TOKEN_CAPACITY` tokens.
 struct BucketHasher(u64);
 
 impl BucketHasher {
@@ -146,8 +144,8 @@ struct Entry {
     usable_until: UtcSeconds,
 }
 
-/// The cached tokens, bucketed by a hash of their key, and how many there are: counting them
-/// on every insert walked every bucket, which made filling the cache quadratic.
+/// The cached tokens, bucketed by a hash of their key, and how many there are (kept, so an
+/// insert need not walk every bucket to count them).
 #[derive(Default)]
 struct Buckets {
     // Keyed by a hash of the borrowed key, so a lookup allocates nothing; the full key is
@@ -187,8 +185,8 @@ impl Buckets {
 #[derive(Default)]
 pub(crate) struct TokenCache {
     entries: RwLock<Buckets>,
-    /// Bumped whenever tokens are dropped before their time (clear, eviction), so the
-    /// per-thread fronts ([`LastHit`]) stop handing them out.
+    /// Bumped whenever tokens are dropped before their time (clear, eviction), so the fast
+    /// path (`fast_path`) stops handing them out.
     epoch: AtomicU64,
 }
 
@@ -254,145 +252,6 @@ impl TokenCache {
 /// Until when a token is handed out: its end of life less [`MIN_REMAINING`].
 pub(crate) fn usable_until(token: &Token) -> UtcSeconds {
     UtcSeconds::from_unix(token.valid_until().unix().saturating_sub(MIN_REMAINING))
-}
-
-/// The per-thread front of the token cache: the last token this thread was handed from the
-/// cache (or put in it), with the request it answered.
-///
-/// A thread that asks again for the same token (a pool opening connections, a plugin logging
-/// in again) compares its request with this one and skips validation, region inference and
-/// the shared cache (hashing, lock). The engine hands the token out on the cache's own terms:
-/// the same credentials (identity), enough life left (`usable_until`), and no clear or
-/// eviction since (`epoch`) in the same process image (`core`, which differs after `fork`).
-/// Only requests whose region is given or read from the host are remembered: for them the
-/// request alone decides the key.
-pub(crate) struct LastHit {
-    /// The address of the library state it belongs to (a new one after `fork`).
-    pub core: usize,
-    pub epoch: u64,
-    pub identity: u64,
-    pub usable_until: UtcSeconds,
-    pub token: Token,
-    /// The region the request resolved to, and how (for the log line).
-    pub region: String,
-    pub region_source: RegionSource,
-    request: OwnedRequest,
-}
-
-/// A [`TokenRequest`]'s fields, owned; buffers are reused from one request to the next.
-#[derive(Default)]
-struct OwnedRequest {
-    kind: Option<TokenKind>,
-    host: String,
-    port: u16,
-    user: String,
-    region: Option<String>,
-    signing_host: Option<String>,
-    signing_port: Option<u16>,
-    profile: Option<String>,
-    expires_in: Option<u32>,
-    serverless: bool,
-}
-
-impl OwnedRequest {
-    fn matches(&self, r: &TokenRequest<'_>) -> bool {
-        self.kind == Some(r.kind)
-            && self.port == r.port
-            && self.signing_port == r.signing_port
-            && self.expires_in == r.expires_in
-            && self.serverless == r.serverless
-            && self.host == r.host
-            && self.user == r.user
-            && self.region.as_deref() == r.region
-            && self.signing_host.as_deref() == r.signing_host
-            && self.profile.as_deref() == r.profile
-    }
-
-    fn assign(&mut self, r: &TokenRequest<'_>) {
-        fn set(slot: &mut String, text: &str) {
-            slot.clear();
-            slot.push_str(text);
-        }
-        fn set_opt(slot: &mut Option<String>, text: Option<&str>) {
-            match (slot.as_mut(), text) {
-                (Some(s), Some(t)) => set(s, t),
-                (_, t) => *slot = t.map(str::to_string),
-            }
-        }
-        self.kind = Some(r.kind);
-        set(&mut self.host, r.host);
-        self.port = r.port;
-        set(&mut self.user, r.user);
-        set_opt(&mut self.region, r.region);
-        set_opt(&mut self.signing_host, r.signing_host);
-        self.signing_port = r.signing_port;
-        set_opt(&mut self.profile, r.profile);
-        self.expires_in = r.expires_in;
-        self.serverless = r.serverless;
-    }
-}
-
-thread_local! {
-    static LAST_HIT: RefCell<Option<LastHit>> = const { RefCell::new(None) };
-}
-
-/// Calls `check` with this thread's last hit if it answered `request` in process image `core`.
-pub(crate) fn recall<T>(
-    core: usize,
-    request: &TokenRequest<'_>,
-    check: impl FnOnce(&LastHit) -> Option<T>,
-) -> Option<T> {
-    LAST_HIT
-        .try_with(|slot| {
-            let slot = slot.try_borrow().ok()?;
-            let last = slot.as_ref()?;
-            if last.core != core || !last.request.matches(request) {
-                return None;
-            }
-            check(last)
-        })
-        .ok()
-        .flatten()
-}
-
-/// Remembers `token` as this thread's last hit for `request`.
-pub(crate) fn remember(
-    core: usize,
-    epoch: u64,
-    request: &TokenRequest<'_>,
-    (region, region_source): (&str, RegionSource),
-    identity: u64,
-    token: &Token,
-) {
-    let _ = LAST_HIT.try_with(|slot| {
-        let Ok(mut slot) = slot.try_borrow_mut() else {
-            return;
-        };
-        // The thread keeps a copy of its own: the shared cache's token is shared by every
-        // thread, and counting references to it from several cores makes them take turns
-        // at one cache line on every call.
-        let last = slot.get_or_insert_with(|| LastHit {
-            core,
-            epoch,
-            identity,
-            usable_until: usable_until(token),
-            token: token.private_copy(),
-            region: String::new(),
-            region_source,
-            request: OwnedRequest::default(),
-        });
-        last.core = core;
-        last.epoch = epoch;
-        last.identity = identity;
-        last.usable_until = usable_until(token);
-        if !last.token.same_as(token) {
-            last.token = token.private_copy();
-        }
-        last.region.clear();
-        last.region.push_str(region);
-        last.region_source = region_source;
-        last.request.assign(request);
-    });
 }
 
 /// What identifies a signing key.
@@ -600,52 +459,6 @@ mod tests {
             cache.insert(&key(u), &token(1000, 1900), UtcSeconds::from_unix(1000));
         }
         assert_ne!(cache.epoch(), e1, "an eviction moves it");
-    }
-
-    const REGION: (&str, RegionSource) = ("us-east-1", RegionSource::Explicit);
-
-    #[test]
-    fn last_hit_answers_only_the_same_request_in_the_same_image() {
-        let base = TokenRequest::new("db.example.com", 5432, "app");
-        let t = token(1000, 1900);
-        remember(1, 7, &base, REGION, 42, &t);
-        let hit = |core: usize, r: &TokenRequest<'_>| {
-            recall(core, r, |last| {
-                Some((last.epoch, last.identity, last.usable_until))
-            })
-        };
-        assert_eq!(
-            hit(1, &base),
-            Some((7, 42, UtcSeconds::from_unix(1900 - MIN_REMAINING)))
-        );
-        let (host, user) = (String::from("db.example.com"), String::from("app"));
-        assert!(hit(1, &TokenRequest::new(&host, 5432, &user)).is_some());
-        assert!(hit(2, &base).is_none(), "another process image (fork)");
-        let others = [
-            TokenRequest::new("db2.example.com", 5432, "app"),
-            TokenRequest::new("db.example.com", 5433, "app"),
-            TokenRequest::new("db.example.com", 5432, "App"),
-            base.region("us-east-1"),
-            base.signing_host("x.example.com"),
-            base.signing_port(3306),
-            base.profile("p"),
-            base.kind(TokenKind::Dsql),
-            base.expires_in(900),
-            TokenRequest {
-                serverless: true,
-                ..base
-            },
-        ];
-        for other in &others {
-            assert!(hit(1, other).is_none(), "{other:?}");
-        }
-        // Remembering another request replaces the first (buffers reused).
-        remember(1, 8, &others[3], REGION, 43, &t);
-        assert!(hit(1, &base).is_none());
-        assert_eq!(hit(1, &others[3]).map(|h| h.0), Some(8));
-        remember(1, 9, &base, REGION, 44, &t);
-        assert!(hit(1, &others[3]).is_none());
-        assert_eq!(hit(1, &base).map(|h| h.1), Some(44));
     }
 
     #[test]

@@ -1,10 +1,17 @@
-//! The core: turns a validated request into a token. Region, then credentials, then the cache,
-//! then the signer. Every door (C ABI, MySQL plugin, CLI) calls [`token_for`].
+//! The core: turns a request into a token, as a straight pipeline. Every door (C ABI, MySQL
+//! plugin, CLI) calls [`token_for`]:
+//!
+//! fast path (`fast_path`) -> validate -> region -> credentials -> cache lookup -> sign ->
+//! remember (the shared cache and this thread's fast path) -> log.
+//!
+//! The credentials come before the cache lookup because a cached token is keyed by the
+//! identity of the credentials that signed it: a token is never handed out after they changed.
 
-use crate::cache::{self, TokenKey};
+use crate::cache::TokenKey;
 use crate::credentials::AwsCredentials;
 use crate::endpoint;
 use crate::error::{Error, ErrorCode, Result};
+use crate::fast_path;
 use crate::log::{Level, enabled, log_at};
 use crate::region::{RegionSource, profile_label};
 use crate::request::TokenRequest;
@@ -26,123 +33,42 @@ pub fn token_for(request: &TokenRequest<'_>) -> Result<Token> {
     let core = runtime::core();
     let cacheable = request.use_cache && request.signing_time.is_none();
     if cacheable {
-        if let Some(token) = repeat_hit(core, request, started)? {
+        let log_hit = |region: &str, region_source, credentials_source: &str| {
+            log_token(
+                CacheUse::Hit,
+                request,
+                (region, region_source),
+                credentials_source,
+                started,
+            );
+        };
+        if let Some(token) = fast_path::repeat(core, request, log_hit) {
             return Ok(token);
         }
     }
     request.validate()?;
-    let (region, region_source) = resolve_region(core, request)?;
+    let region = resolve_region(core, request)?;
     let credentials = core.credentials(request.profile)?;
-    // Read before the cache is: a clear after this point makes the remembered hit stale.
-    let epoch = core.tokens.epoch();
-    let (token, cache) = token_with_credentials(core, request, &region, &credentials)?;
-    if cacheable
-        && matches!(
-            region_source,
-            RegionSource::Explicit | RegionSource::Endpoint
-        )
-    {
-        cache::remember(
-            core_id(core),
-            epoch,
-            request,
-            (&region, region_source),
-            credentials.identity(),
-            &token,
-        );
-    }
-    // A cache hit is routine (debug); a new token is worth a line at info.
-    let level = if cache == CacheUse::Hit {
-        Level::Debug
-    } else {
-        Level::Info
-    };
-    log_at!(
-        level,
-        "token {} for {}@{}:{} ({}, region {} ({region_source}), credentials from {}) in {} us",
-        cache.describe(),
-        request.effective_user(),
-        request.effective_signing_host(),
-        request.effective_signing_port(),
-        request.kind,
-        region,
-        credentials.source(),
-        started.map_or(0, |s| s.elapsed().as_micros())
-    );
-    Ok(token)
-}
-
-/// The token this thread was last handed from the cache, if `request` is the one it answered
-/// and the cache's rules still allow it: the same credentials now, enough life left, nothing
-/// cleared since. The request passed validation and region inference when it was remembered,
-/// and both depend on the request alone, so they are not repeated.
-fn repeat_hit(
-    core: &Core,
-    request: &TokenRequest<'_>,
-    started: Option<Instant>,
-) -> Result<Option<Token>> {
-    let Some(last) = cache::recall(core_id(core), request, |last| {
-        Some((
-            last.token.clone(),
-            last.identity,
-            last.usable_until,
-            last.epoch,
-        ))
-    }) else {
-        return Ok(None);
-    };
-    let (token, identity, usable_until, epoch) = last;
-    let current = match core.reusable_identity(request.profile) {
-        Some(current) => current,
-        None => core.credentials(request.profile)?.identity(),
-    };
     let now = signing_time(SystemTime::now())?;
-    if current != identity || now >= usable_until || core.tokens.epoch() != epoch {
-        return Ok(None);
-    }
-    if enabled(Level::Debug) {
-        let credentials = core.credentials(request.profile)?;
-        cache::recall(core_id(core), request, |last| {
-            log_at!(
-                Level::Debug,
-                "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
-                CacheUse::Hit.describe(),
-                request.effective_user(),
-                request.effective_signing_host(),
-                request.effective_signing_port(),
-                request.kind,
-                last.region,
-                last.region_source,
-                credentials.source(),
-                started.map_or(0, |s| s.elapsed().as_micros())
-            );
-            Some(())
-        });
-    }
-    Ok(Some(token))
-}
-
-/// Identifies the library state of this process image (a new one after `fork`).
-fn core_id(core: &Core) -> usize {
-    std::ptr::from_ref(core) as usize
-}
-
-/// How the token cache served a request (for the log).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CacheUse {
-    Hit,
-    Miss,
-    Off,
-}
-
-impl CacheUse {
-    fn describe(self) -> &'static str {
-        match self {
-            CacheUse::Hit => "from the cache (cache hit)",
-            CacheUse::Miss => "made (cache miss)",
-            CacheUse::Off => "made (cache not used)",
+    let key = token_key(request, &region.name, &credentials);
+    // Read before the cache is: a clear after this point makes the remembered token stale.
+    let epoch = core.tokens.epoch();
+    let cached = cacheable.then(|| core.tokens.get(&key, now)).flatten();
+    let sign = |time| sign_now(request, &region.name, &credentials, time, Some(core));
+    let (token, cache) = match cached {
+        Some(token) => (token, CacheUse::Hit),
+        None if cacheable => (sign(now), CacheUse::Miss),
+        None => (sign(request.signing_time.unwrap_or(now)), CacheUse::Off),
+    };
+    let region = (&*region.name, region.source);
+    if cacheable {
+        if cache == CacheUse::Miss {
+            core.tokens.insert(&key, &token, now);
         }
+        fast_path::remember(core, epoch, request, region, &credentials, &token);
     }
+    log_token(cache, request, region, credentials.source(), started);
+    Ok(token)
 }
 
 /// Makes a token with the given credentials, outside the cache and the credential chain (for
@@ -163,15 +89,46 @@ pub fn token_with(
     Ok(sign_now(request, region, credentials, time, None))
 }
 
-fn token_with_credentials(
-    core: &Core,
-    request: &TokenRequest<'_>,
-    region: &str,
+/// A request's region and how it was found; borrowed from the request when it is written
+/// there (no allocation on the hot path).
+struct Region<'a> {
+    name: Cow<'a, str>,
+    source: RegionSource,
+}
+
+/// The region for a request: explicit, else from the endpoint name, else configured.
+fn resolve_region<'a>(core: &Core, request: &TokenRequest<'a>) -> Result<Region<'a>> {
+    let found = |name, source| Ok(Region { name, source });
+    if let Some(region) = request.region {
+        return found(Cow::Borrowed(region), RegionSource::Explicit);
+    }
+    let host = request.effective_signing_host();
+    if let Some(region) = endpoint::infer_region_ref(host) {
+        return found(region, RegionSource::Endpoint);
+    }
+    if let Some(region) = crate::region::from_environment()? {
+        return found(Cow::Owned(region), RegionSource::Environment);
+    }
+    if let Some(region) = core.profile_region(request.profile)? {
+        return found(Cow::Owned(region), RegionSource::Profile);
+    }
+    Err(Error::new(
+        ErrorCode::RegionNotFound,
+        format!(
+            "no AWS region for host '{}': it is not an AWS endpoint name that carries one, and neither AWS_REGION, AWS_DEFAULT_REGION nor profile {} sets one; pass a region (--region) or set AWS_REGION",
+            endpoint::shorten(host),
+            profile_label(request.profile)
+        ),
+    ))
+}
+
+/// What identifies the token for `request`, borrowed from it.
+fn token_key<'a>(
+    request: &'a TokenRequest<'_>,
+    region: &'a str,
     credentials: &AwsCredentials,
-) -> Result<(Token, CacheUse)> {
-    let now = signing_time(SystemTime::now())?;
-    let cacheable = request.use_cache && request.signing_time.is_none();
-    let key = TokenKey {
+) -> TokenKey<'a> {
+    TokenKey {
         kind: request.kind,
         host: request.effective_signing_host(),
         port: request.effective_signing_port(),
@@ -180,21 +137,10 @@ fn token_with_credentials(
         identity: credentials.identity(),
         expires_in: request.effective_expires_in(),
         serverless: request.serverless,
-    };
-    if cacheable {
-        if let Some(token) = core.tokens.get(&key, now) {
-            return Ok((token, CacheUse::Hit));
-        }
     }
-    let time = request.signing_time.unwrap_or(now);
-    let token = sign_now(request, region, credentials, time, Some(core));
-    if cacheable {
-        core.tokens.insert(&key, &token, now);
-        return Ok((token, CacheUse::Miss));
-    }
-    Ok((token, CacheUse::Off))
 }
 
+/// Signs a new token at `time`, with the day's signing key from `core`'s cache if given.
 fn sign_now(
     request: &TokenRequest<'_>,
     region: &str,
@@ -258,33 +204,50 @@ fn signing_time(now: SystemTime) -> Result<UtcSeconds> {
     }
 }
 
-/// The region for a request: explicit, else from the endpoint name, else configured.
-/// Borrowed from the request when it is written there (no allocation on the hot path).
-fn resolve_region<'a>(
-    core: &Core,
-    request: &TokenRequest<'a>,
-) -> Result<(Cow<'a, str>, RegionSource)> {
-    if let Some(region) = request.region {
-        return Ok((Cow::Borrowed(region), RegionSource::Explicit));
+/// How the token cache served a request (for the log).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CacheUse {
+    Hit,
+    Miss,
+    Off,
+}
+
+impl CacheUse {
+    fn describe(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "from the cache (cache hit)",
+            CacheUse::Miss => "made (cache miss)",
+            CacheUse::Off => "made (cache not used)",
+        }
     }
-    let host = request.effective_signing_host();
-    if let Some(region) = endpoint::infer_region_ref(host) {
-        return Ok((region, RegionSource::Endpoint));
-    }
-    if let Some(region) = crate::region::from_environment()? {
-        return Ok((Cow::Owned(region), RegionSource::Environment));
-    }
-    if let Some(region) = core.profile_region(request.profile)? {
-        return Ok((Cow::Owned(region), RegionSource::Profile));
-    }
-    Err(Error::new(
-        ErrorCode::RegionNotFound,
-        format!(
-            "no AWS region for host '{}': it is not an AWS endpoint name that carries one, and neither AWS_REGION, AWS_DEFAULT_REGION nor profile {} sets one; pass a region (--region) or set AWS_REGION",
-            endpoint::shorten(host),
-            profile_label(request.profile)
-        ),
-    ))
+}
+
+/// The token's log line: a cache hit is routine (debug); a new token is worth a line at info.
+fn log_token(
+    cache: CacheUse,
+    request: &TokenRequest<'_>,
+    (region, region_source): (&str, RegionSource),
+    credentials_source: &str,
+    started: Option<Instant>,
+) {
+    let level = if cache == CacheUse::Hit {
+        Level::Debug
+    } else {
+        Level::Info
+    };
+    log_at!(
+        level,
+        "token {} for {}@{}:{} ({}, region {} ({}), credentials from {}) in {} us",
+        cache.describe(),
+        request.effective_user(),
+        request.effective_signing_host(),
+        request.effective_signing_port(),
+        request.kind,
+        region,
+        region_source,
+        credentials_source,
+        started.map_or(0, |s| s.elapsed().as_micros())
+    );
 }
 
 #[cfg(test)]
@@ -298,7 +261,7 @@ mod tests {
 
     #[test]
     fn clocks_outside_what_a_token_can_name_are_errors_not_panics() {
-        // Fuzz finding: a clock (or signing time) past the year 9999 panicked in aws-sigv4.
+        // aws-sigv4 panics on a signing time past the year 9999.
         let request = TokenRequest::new("db.internal", 5432, "app");
         let past_9999 = UNIX_EPOCH + Duration::from_secs(UtcSeconds::LAST_SIGNABLE.unix() + 1);
         let before_1970 = UNIX_EPOCH - Duration::from_secs(1);

@@ -75,6 +75,35 @@ impl ErrorCode {
         }
     }
 
+    /// Whether a failure with this code may go away by itself, so that trying again later can
+    /// help: the credential lookups (20-29) fail for passing reasons (an SSO session to renew, a
+    /// metadata endpoint that did not answer, a role being rotated). Every other code is about
+    /// the request, the connection or a bug, and fails again the same way until someone acts.
+    ///
+    /// Every code is named here: a new code has to be sorted into one side or the other.
+    pub fn is_transient(self) -> bool {
+        match self {
+            ErrorCode::NoCredentials
+            | ErrorCode::CredentialsExpired
+            | ErrorCode::CredentialsTimeout
+            | ErrorCode::CredentialsFailed => true,
+            ErrorCode::Ok
+            | ErrorCode::NullArgument
+            | ErrorCode::InvalidUtf8
+            | ErrorCode::InvalidHost
+            | ErrorCode::InvalidPort
+            | ErrorCode::InvalidUser
+            | ErrorCode::InvalidRegion
+            | ErrorCode::RegionNotFound
+            | ErrorCode::InvalidOptions
+            | ErrorCode::InvalidProfile
+            | ErrorCode::InvalidExpiry
+            | ErrorCode::InvalidSigningTime
+            | ErrorCode::InsecureConnection
+            | ErrorCode::Internal => false,
+        }
+    }
+
     /// The code for a C integer, if it is one.
     pub fn from_i32(value: i32) -> Option<ErrorCode> {
         ALL_CODES.into_iter().find(|c| *c as i32 == value)
@@ -168,5 +197,37 @@ mod tests {
         assert_eq!(ErrorCode::NoCredentials as i32, 20);
         assert_eq!(ErrorCode::InsecureConnection as i32, 30);
         assert_eq!(ErrorCode::Internal as i32, 99);
+    }
+
+    #[test]
+    fn only_credential_failures_are_transient() {
+        let table = [
+            (ErrorCode::Ok, false),
+            (ErrorCode::NullArgument, false),
+            (ErrorCode::InvalidUtf8, false),
+            (ErrorCode::InvalidHost, false),
+            (ErrorCode::InvalidPort, false),
+            (ErrorCode::InvalidUser, false),
+            (ErrorCode::InvalidRegion, false),
+            (ErrorCode::RegionNotFound, false),
+            (ErrorCode::InvalidOptions, false),
+            (ErrorCode::InvalidProfile, false),
+            (ErrorCode::InvalidExpiry, false),
+            (ErrorCode::InvalidSigningTime, false),
+            (ErrorCode::NoCredentials, true),
+            (ErrorCode::CredentialsExpired, true),
+            (ErrorCode::CredentialsTimeout, true),
+            (ErrorCode::CredentialsFailed, true),
+            (ErrorCode::InsecureConnection, false),
+            (ErrorCode::Internal, false),
+        ];
+        assert_eq!(
+            table.map(|(code, _)| code),
+            ALL_CODES,
+            "every code has a row"
+        );
+        for (code, transient) in table {
+            assert_eq!(code.is_transient(), transient, "{code:?}");
+        }
     }
 }

@@ -8,12 +8,15 @@
 //!   can fail resets them first.
 //! - All functions are thread-safe. None panics across the boundary: a caught panic is
 //!   reported as `IAM_ERROR_INTERNAL`.
+//! - Every function works during teardown too: from atexit handlers, C++ static destructors
+//!   and pthread-key destructors, after the calling thread's thread-locals are gone (see
+//!   `boundary`).
 
 use crate::config::{self, EnvDefaults};
 use crate::error::{Error, ErrorCode, Result};
 use crate::kind::TokenKind;
 use crate::request::TokenRequest;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use zeroize::Zeroize;
@@ -70,28 +73,44 @@ pub struct IamTokenOptions {
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<(ErrorCode, CString)> = RefCell::new((ErrorCode::Ok, CString::default()));
+    /// The code of the calling thread's last call. A `Cell` of a `Copy` type with a constant
+    /// initialiser has no destructor, so it stays usable while the thread, or the process, is
+    /// torn down: from atexit handlers, C++ static destructors and pthread-key destructors.
+    static LAST_CODE: Cell<ErrorCode> = const { Cell::new(ErrorCode::Ok) };
+    /// The complete message of the last failure (read only while `LAST_CODE` is a failure). It
+    /// owns memory, so it has a destructor and is gone once the thread's thread-locals are
+    /// destroyed; from then on the code's static description stands in for it.
+    static LAST_MESSAGE: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
 
+/// Records the outcome of a call for `iam_last_error_code` / `iam_last_error_message`. Never
+/// panics, also during teardown.
 fn record(code: ErrorCode, message: &str) {
-    LAST_ERROR.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        // Every call resets the slot; after a success it holds "no error" already (the code
-        // is only ever Ok with an empty message), and a new empty CString costs an allocation.
-        if code == ErrorCode::Ok && message.is_empty() && slot.0 == ErrorCode::Ok {
-            return;
+    LAST_CODE.set(code);
+    if code == ErrorCode::Ok {
+        return;
+    }
+    let _ = LAST_MESSAGE.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = CString::new(message.replace('\0', "\\0")).ok();
         }
-        *slot = (
-            code,
-            CString::new(message.replace('\0', "\\0")).unwrap_or_default(),
-        );
     });
 }
 
 /// Runs an exported function's body: resets the last error, catches panics, records failures.
+///
+/// A call made while the calling thread's thread-locals are being destroyed, or are gone (from
+/// an atexit handler or a C++ static destructor on the main thread, from a pthread-key
+/// destructor), runs on a thread of its own: the library's per-thread state (its runtime's
+/// context, the token cache's last hit, the last error's message) cannot be used there.
 fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
     record(ErrorCode::Ok, "");
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let outcome = if thread_locals_alive() {
+        catch_unwind(AssertUnwindSafe(body))
+    } else {
+        catch_unwind(AssertUnwindSafe(|| on_a_new_thread(body))).and_then(|joined| joined)
+    };
+    match outcome {
         Ok(Ok(value)) => value,
         Ok(Err(err)) => {
             crate::log::log_at!(crate::log::Level::Debug, "C call failed: {}", err.message());
@@ -111,6 +130,86 @@ fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
             on_failure
         }
     }
+}
+
+/// Whether the calling thread's thread-locals that a call uses still exist. A thread's
+/// thread-locals are destroyed when it ends, before its pthread-key destructors run; the main
+/// thread's when the process exits, before the atexit handlers and static destructors run.
+/// The runtime's context is probed as well as our own slot: it is created after the slot, on a
+/// thread's first call, so it is destroyed before it.
+fn thread_locals_alive() -> bool {
+    LAST_MESSAGE.try_with(|_| ()).is_ok()
+        && !matches!(tokio::runtime::Handle::try_current(), Err(e) if e.is_thread_local_destroyed())
+}
+
+/// Runs `body` on a new thread and waits for it to end.
+///
+/// A plain POSIX thread, not `std::thread`: spawning one of those touches thread-locals of the
+/// calling thread (panicking on older Rust when they are gone, and registering a destructor
+/// that never runs when they are not), which is what this function exists to avoid.
+fn on_a_new_thread<F, T>(body: F) -> std::thread::Result<Result<T>>
+where
+    F: FnOnce() -> Result<T>,
+{
+    /// The body going to the new thread and its outcome coming back.
+    struct Call<F, T> {
+        body: Option<F>,
+        outcome: Option<std::thread::Result<Result<T>>>,
+    }
+
+    extern "C" fn run<F: FnOnce() -> Result<T>, T>(
+        arg: *mut std::ffi::c_void,
+    ) -> *mut std::ffi::c_void {
+        // SAFETY: `arg` is the `Call` that `on_a_new_thread` handed to pthread_create. That
+        // function waits in pthread_join until this one returns, so the `Call` is alive and
+        // used by this thread alone meanwhile.
+        let call = unsafe { &mut *arg.cast::<Call<F, T>>() };
+        if let Some(body) = call.body.take() {
+            call.outcome = Some(catch_unwind(AssertUnwindSafe(body)));
+        }
+        std::ptr::null_mut()
+    }
+
+    let failed = |what: String| {
+        Ok(Err(Error::new(
+            ErrorCode::Internal,
+            format!("a call made during thread teardown: {what}"),
+        )))
+    };
+    let mut call = Call::<F, T> {
+        body: Some(body),
+        outcome: None,
+    };
+    let mut thread = std::mem::MaybeUninit::<libc::pthread_t>::uninit();
+    // SAFETY: `run::<F, T>` has the start routine's signature; NULL attributes are the
+    // defaults; `call` outlives the thread, which is joined below before `call` goes out of
+    // scope.
+    let rc = unsafe {
+        libc::pthread_create(
+            thread.as_mut_ptr(),
+            std::ptr::null(),
+            run::<F, T>,
+            std::ptr::from_mut(&mut call).cast(),
+        )
+    };
+    if rc != 0 {
+        return failed(format!(
+            "could not start a thread for it: {}",
+            std::io::Error::from_raw_os_error(rc)
+        ));
+    }
+    // SAFETY: pthread_create succeeded, so `thread` is initialised and names a joinable thread
+    // that is joined exactly once, here. Joining a thread we created and did not detach can
+    // fail only by deadlock (joining oneself), which cannot be the case.
+    let rc = unsafe { libc::pthread_join(thread.assume_init(), std::ptr::null_mut()) };
+    if rc != 0 {
+        return failed(format!(
+            "could not wait for its thread: {}",
+            std::io::Error::from_raw_os_error(rc)
+        ));
+    }
+    call.outcome
+        .unwrap_or_else(|| failed("its thread did not run it".into()))
 }
 
 /// A required string argument.
@@ -370,15 +469,25 @@ pub unsafe extern "C" fn iam_token_free(token: *mut c_char) {
 /// Never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn iam_last_error_code() -> ErrorCode {
-    LAST_ERROR.with(|slot| slot.borrow().0)
+    LAST_CODE.get()
 }
 
 /// The complete message of the last failure on the calling thread ("" after a success).
 /// Never NULL. The string belongs to the library and stays valid until the next `iam_*` call
-/// on the same thread; copy it to keep it. Never blocks.
+/// on the same thread; copy it to keep it. Never blocks. For a failure during thread or
+/// process teardown (atexit handlers, static destructors, pthread-key destructors) it is the
+/// code's static description (`iam_error_code_message`).
 #[unsafe(no_mangle)]
 pub extern "C" fn iam_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().1.as_ptr())
+    let code = LAST_CODE.get();
+    if code == ErrorCode::Ok {
+        return c"".as_ptr();
+    }
+    LAST_MESSAGE
+        .try_with(|slot| slot.try_borrow().ok()?.as_ref().map(|m| m.as_ptr()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| code.description().as_ptr())
 }
 
 /// A static description of an error code (not of a particular failure). Never NULL; the
@@ -409,4 +518,61 @@ pub extern "C" fn iam_version() -> *const c_char {
             Err(_) => c"unknown",
         };
     VERSION.as_ptr()
+}
+
+#[cfg(test)]
+mod teardown_tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// What a call from a thread-local destructor saw: the code and message of a failed call,
+    /// and whether the token was NULL.
+    static SEEN: Mutex<Option<(ErrorCode, String, bool)>> = Mutex::new(None);
+
+    struct CallsOnDrop;
+
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: host is NULL (the failure this test wants); the other pointers are
+            // NUL-terminated literals.
+            let token =
+                unsafe { iam_token_get(std::ptr::null(), 5432, c"".as_ptr(), c"app".as_ptr()) };
+            let code = iam_last_error_code();
+            // SAFETY: never NULL, NUL-terminated, valid until the next call on this thread.
+            let message = unsafe { CStr::from_ptr(iam_last_error_message()) };
+            *SEEN.lock().unwrap() = Some((
+                code,
+                message.to_string_lossy().into_owned(),
+                token.is_null(),
+            ));
+        }
+    }
+
+    thread_local! {
+        static GUARD: CallsOnDrop = const { CallsOnDrop };
+    }
+
+    #[test]
+    fn calls_from_a_thread_local_destructor_work_after_the_library_state_is_gone() {
+        std::thread::spawn(|| {
+            // The guard first: thread-local destructors run in reverse order of creation, so
+            // the guard's runs after the library's own thread-locals are destroyed.
+            GUARD.with(|_| ());
+            // SAFETY: as in `drop` above.
+            let token =
+                unsafe { iam_token_get(std::ptr::null(), 5432, c"".as_ptr(), c"app".as_ptr()) };
+            assert!(token.is_null());
+            assert_eq!(iam_last_error_code(), ErrorCode::NullArgument);
+        })
+        .join()
+        .unwrap();
+        let seen = SEEN.lock().unwrap().take();
+        let (code, message, null) = seen.expect("the destructor ran");
+        assert!(null);
+        assert_eq!(code, ErrorCode::NullArgument);
+        assert_eq!(
+            message,
+            ErrorCode::NullArgument.description().to_str().unwrap()
+        );
+    }
 }

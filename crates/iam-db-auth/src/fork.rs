@@ -71,10 +71,10 @@ impl<T: Sync + 'static> PerFork<T> {
             let current = self.current.load(Ordering::Acquire);
             // SAFETY: every non-null pointer stored here comes from Box::into_raw below and is
             // never freed, so it is valid for 'static; `Slot<T>` is only read (T: Sync).
-            if let Some(slot) = unsafe { current.as_ref() } {
-                if slot.generation == generation {
-                    return &slot.value;
-                }
+            if let Some(slot) = unsafe { current.as_ref() }
+                && slot.generation == generation
+            {
+                return &slot.value;
             }
             let fresh = Box::into_raw(Box::new(Slot {
                 generation,

@@ -3,6 +3,7 @@
 //! profile in the shared config file. Never a silent default; never the network (the stock
 //! chain's instance-metadata region lookup can stall for seconds).
 
+use crate::credentials::SharedFile;
 use crate::endpoint::{is_region_name, shorten};
 use crate::error::{Error, ErrorCode, Result};
 use futures_util::FutureExt as _;
@@ -109,17 +110,11 @@ pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
 /// directory, no permission), or they do not parse. The message names the file and the line,
 /// never its content (the files hold secret keys).
 pub fn profile_files_problem() -> Option<String> {
-    for (var, default) in [
-        ("AWS_CONFIG_FILE", ".aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-    ] {
-        let path = match std::env::var_os(var) {
-            Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
-            _ => match std::env::var_os("HOME") {
-                Some(home) => std::path::Path::new(&home).join(default),
-                None => continue,
-            },
+    for file in SharedFile::BOTH {
+        let Some(path) = file.locate() else {
+            continue;
         };
+        let var = file.variable();
         match std::fs::read(&path) {
             Ok(mut bytes) => zeroize::Zeroize::zeroize(&mut bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -181,17 +181,17 @@ impl<'a> TokenRequest<'a> {
                 ),
             ));
         }
-        if let Some(time) = self.signing_time {
-            if time > UtcSeconds::LAST_SIGNABLE {
-                return Err(Error::new(
-                    ErrorCode::InvalidSigningTime,
-                    format!(
-                        "the signing time ({} s after 1970) is after {}, the last time a token can name",
-                        time.unix(),
-                        UtcSeconds::LAST_SIGNABLE.rfc3339()
-                    ),
-                ));
-            }
+        if let Some(time) = self.signing_time
+            && time > UtcSeconds::LAST_SIGNABLE
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidSigningTime,
+                format!(
+                    "the signing time ({} s after 1970) is after {}, the last time a token can name",
+                    time.unix(),
+                    UtcSeconds::LAST_SIGNABLE.rfc3339()
+                ),
+            ));
         }
         if self.serverless && self.kind != TokenKind::ElastiCache {
             return Err(Error::new(

@@ -16,6 +16,7 @@
 use crate::cache::{SigningKeyCache, TokenCache};
 use crate::credentials::{CredentialChain, RuntimeHandle};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fast_path::CurrentCredentials;
 use crate::fork::PerFork;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -52,7 +53,7 @@ pub(crate) fn core() -> &'static Core {
 }
 
 impl Core {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Core {
             runtime: OnceLock::new(),
             chains: RwLock::new(BTreeMap::new()),
@@ -99,18 +100,30 @@ impl Core {
         }
     }
 
-    /// The identity of the credentials a call with `profile` would use, if they can be reused
-    /// as they are; `None`: ask [`credentials`](Self::credentials). For the default chain it
-    /// takes no lock and writes nothing shared (the token cache's hit path).
-    pub(crate) fn reusable_identity(&self, profile: Option<&str>) -> Option<u64> {
+    /// `look` applied to the current credentials of `profile`'s chain, if that chain exists.
+    /// For the default chain it takes no lock and writes nothing shared (the fast path's look).
+    pub(crate) fn with_current_credentials<T>(
+        &self,
+        profile: Option<&str>,
+        look: impl FnOnce(&CurrentCredentials) -> Option<T>,
+    ) -> Option<T> {
         match profile {
-            None => self.default_chain.get()?.reusable_identity(),
-            Some(_) => self.chain(profile).reusable_identity(),
+            None => look(self.default_chain.get()?.current()),
+            Some(_) => {
+                let chains = self.chains.read().unwrap_or_else(|p| p.into_inner());
+                let (_, chain) = chains.iter().find(|(k, _)| k.as_deref() == profile)?;
+                look(chain.current())
+            }
         }
     }
 
+    /// Identifies this state, and so the process image it belongs to (a new one after `fork`).
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// The chain for a profile selection, created on first use.
-    fn chain(&self, profile: Option<&str>) -> Arc<CredentialChain> {
+    pub(crate) fn chain(&self, profile: Option<&str>) -> Arc<CredentialChain> {
         let existing = {
             let chains = self.chains.read().unwrap_or_else(|p| p.into_inner());
             // A handful of profiles at most: a scan, without allocating a key.
@@ -146,10 +159,10 @@ impl Core {
                 .profile_regions
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if let Some((at, region)) = cached.get(&key) {
-                if at.elapsed() < PROFILE_REGION_REUSE {
-                    return Ok(region.clone());
-                }
+            if let Some((at, region)) = cached.get(&key)
+                && at.elapsed() < PROFILE_REGION_REUSE
+            {
+                return Ok(region.clone());
             }
         }
         let region = crate::region::from_profile_file(profile)?;
@@ -200,8 +213,7 @@ mod profile_bound_tests {
 
     #[test]
     fn ever_new_profile_names_do_not_grow_the_state_without_bound() {
-        // Review finding (with the c_abi fuzz target in mind): every distinct profile name
-        // kept a credential chain and a region entry forever.
+        // Profile names can come from user input (or a fuzzer), each one new.
         let core = Core::new();
         // A named profile uses the profile files only (never the network); none of these
         // names exists, so each lookup fails fast.

@@ -14,11 +14,11 @@
 //!
 //! `harness = false`: one thread, so every block freed while armed is ours to judge.
 
+use iam_db_auth::SecretString;
 use iam_db_auth::ffi::{
     iam_last_error_message, iam_token_free, iam_token_get, iam_token_get_ext,
     iam_token_options_init,
 };
-use iam_db_auth::secret::SecretString;
 use iam_db_auth::{AwsCredentials, TokenKind, TokenRequest, UtcSeconds, token_with};
 use iam_db_auth_verify::{Expectation, Keystore, verify};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -195,10 +195,11 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     loop {
         // SIGCHLD wakes us when the child ends; the timeout is a backstop, not the mechanism.
         let caught = blocked.wait(Duration::from_secs(1));
-        if let Some(c) = caught {
-            if c.signal != libc::SIGCHLD && c.from_process {
-                signals::send(pid, c.signal);
-            }
+        if let Some(c) = caught
+            && c.signal != libc::SIGCHLD
+            && c.from_process
+        {
+            signals::send(pid, c.signal);
         }
         match child.try_wait() {
             Ok(Some(status)) => {

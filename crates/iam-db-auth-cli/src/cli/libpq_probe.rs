@@ -4,7 +4,7 @@
 //! Only the `iam-db-auth` binary does this, never the library: it `dlopen`s `libpq.so.5`
 //! privately (RTLD_LOCAL), calls `PQlibVersion` (a constant lookup: no connection, no I/O) and
 //! closes it again. Programs with their own libpq (psycopg's binary wheel, static builds)
-//! cannot be seen from here; the README says so.
+//! cannot be seen from here; docs/postgres.md says so.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 

@@ -2,16 +2,29 @@
 //! (no token, token rejected), 2 for usage errors. Errors go to stderr, one line, saying what
 //! to do; tokens go to stdout only.
 
+// Unsafe code is forbidden in every module but these, which call libc where the standard
+// library has no safe call for it:
+// - libpq_probe: dlopen/dlsym/dladdr of the system libpq, to ask its version;
+// - signals: sigprocmask, sigtimedwait, kill, and the child's mask between fork and exec;
+// - pgpass: only its `os` module (flock and geteuid); it forbids unsafe code in the others.
+#[forbid(unsafe_code)]
 mod dsql;
+#[forbid(unsafe_code)]
 mod exec;
+#[forbid(unsafe_code)]
 mod generate;
+#[allow(unsafe_code)]
 mod libpq_probe;
+#[forbid(unsafe_code)]
 mod login_kind;
+#[forbid(unsafe_code)]
 mod mysql_plugin;
-mod passfile;
 mod pgpass;
+#[allow(unsafe_code)]
 mod signals;
+#[forbid(unsafe_code)]
 mod token;
+#[forbid(unsafe_code)]
 mod verify;
 
 use clap::{Parser, Subcommand};

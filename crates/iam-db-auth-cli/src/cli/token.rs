@@ -2,8 +2,8 @@
 
 use super::{EXIT_FAILURE, EXIT_USAGE, given, print_error};
 use clap::Args;
+use iam_db_auth::SecretString;
 use iam_db_auth::config;
-use iam_db_auth::secret::SecretString;
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -98,6 +98,10 @@ pub fn run(args: &TokenArgs) -> ExitCode {
 /// Makes the token and prints it (as a JSON string with `json`): the output step every
 /// token-printing command shares.
 pub fn print_token(request: &TokenRequest<'_>, json: bool) -> ExitCode {
+    if crate::stdio::stdout_was_closed() {
+        print_error("stdout is closed: the token would go nowhere");
+        return ExitCode::from(EXIT_FAILURE);
+    }
     match iam_db_auth::token_for(request) {
         Ok(token) => {
             // The line is built in a SecretString (wiped on drop, not left behind by format!)

@@ -10,6 +10,7 @@
 //! other's entries; an editor that changes the file in between is detected (the file's
 //! identity changed) and the edit is redone.
 
+use super::os::{euid, try_lock_exclusive};
 use crate::pgpass::MAX_FILE_LEN;
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -90,11 +91,6 @@ pub struct Editing {
     dir_path: PathBuf,
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
-}
-
 impl Editing {
     /// Locks the directory of `path` for editing (waits up to 10 s for another writer of this
     /// program).
@@ -115,22 +111,15 @@ impl Editing {
         // Another writer holds the lock for milliseconds; waiting longer means it is stuck.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
-            // SAFETY: flock(2) on a descriptor this function owns for as long as `dir` lives.
-            let rc = unsafe {
-                libc::flock(
-                    std::os::fd::AsRawFd::as_raw_fd(&dir),
-                    libc::LOCK_EX | libc::LOCK_NB,
-                )
-            };
-            if rc == 0 {
-                break;
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(FileError::Io(format!(
-                    "cannot lock {}: {err}",
-                    dir_path.display()
-                )));
+            match try_lock_exclusive(&dir) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(err) => {
+                    return Err(FileError::Io(format!(
+                        "cannot lock {}: {err}",
+                        dir_path.display()
+                    )));
+                }
             }
             if std::time::Instant::now() >= deadline {
                 return Err(FileError::Io(format!(
