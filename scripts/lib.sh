@@ -26,7 +26,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Runs the rest of the command line with no AWS settings from the caller's environment, no
 # real metadata endpoint and no shared config files: tests see only what they set up.
 isolated_aws_env() {
-  local vars=()
+  local vars=() name
   while IFS='=' read -r name _; do
     case "$name" in AWS_*|IAM_DB_AUTH_*) vars+=("-u" "$name") ;; esac
   done < <(env)
