@@ -6,6 +6,7 @@
  *
  * usage: mysql_plugin_login [options] HOST PORT USER
  *   --ca FILE         use TLS, verify the server's certificate against FILE
+ *   --ssl-enforce     use TLS (MYSQL_OPT_SSL_ENFORCE) and nothing else: no CA, no verification
  *   --plugin-dir DIR  set MYSQL_PLUGIN_DIR on each connection
  *   --count N         log in N times (a new connection each time; default 1)
  *   --reinit          call mysql_library_end() and mysql_library_init() between logins:
@@ -30,13 +31,13 @@ struct options {
     const char *host, *user, *ca, *plugin_dir, *record;
     unsigned int port;
     long count;
-    int reinit, timing, print_times;
+    int reinit, timing, print_times, ssl_enforce;
     unsigned int expect_error;
 };
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: mysql_plugin_login [--ca FILE] [--plugin-dir DIR] [--count N] [--reinit]\n"
+    fprintf(stderr, "usage: mysql_plugin_login [--ca FILE] [--ssl-enforce] [--plugin-dir DIR] [--count N] [--reinit]\n"
                     "       [--record TABLE] [--timing] [--print-times] [--expect-error N] HOST PORT USER\n");
     exit(2);
 }
@@ -69,6 +70,10 @@ static int login_once(const struct options *o, double *elapsed_ms)
         my_bool verify = 1;
         mysql_optionsv(mysql, MYSQL_OPT_SSL_CA, o->ca);
         mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    }
+    if (o->ssl_enforce) {
+        my_bool enforce = 1;
+        mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
     }
     double start = now_ms();
     /* No password: the plugin makes the token. */
@@ -125,6 +130,8 @@ int main(int argc, char **argv)
             o.timing = 1;
         else if (!strcmp(a, "--print-times"))
             o.print_times = 1;
+        else if (!strcmp(a, "--ssl-enforce"))
+            o.ssl_enforce = 1;
         else if (i + 1 >= argc)
             usage();
         else if (!strcmp(a, "--ca"))

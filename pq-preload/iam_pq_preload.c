@@ -13,12 +13,18 @@
  *   - that host matches a pattern in IAM_DB_AUTH_PQ_HOSTS (comma-separated fnmatch patterns,
  *     case-insensitive; default "*.rds.amazonaws.com,*.rds.amazonaws.com.cn"),
  * it asks libiam_db_auth (iam_token_get: the AWS default credential chain, IAM_DB_AUTH_* settings)
- * for a token and calls libpq's own function with `password=<token>` added. It also adds
- * `sslmode=require` unless the connection asks for require, verify-ca or verify-full (a token is
- * a cleartext password), and refuses to add a token to an `sslmode=disable` connection unless
- * IAM_DB_AUTH_ALLOW_CLEARTEXT is 1, true, on or yes. Everything else is passed through untouched. When no token can
- * be made, it says why on stderr and passes the connection through (libpq then reports the
- * missing password).
+ * for a token and calls libpq's own function with `password=<token>` added. The token goes only
+ * to a server libpq has verified: the connection gets `sslmode=verify-full` unless it asks for
+ * verify-ca or verify-full (`require` encrypts but verifies nothing, so it is raised too), and
+ * `sslrootcert=` the CA lookup's file (iam_ca_file: IAM_DB_AUTH_CA_FILE, `ca update`'s copy, the
+ * RDS bundle) unless it names one (sslrootcert, PGSSLROOTCERT). With IAM_DB_AUTH_SIGNING_HOST
+ * set, a token signed for that host is added only where libpq checks the certificate for that
+ * name (host=<signing host> hostaddr=<address>), or for a connect host listed in
+ * IAM_DB_AUTH_CONNECT_HOSTS. It refuses to add a token to an `sslmode=disable` connection unless
+ * IAM_DB_AUTH_ALLOW_CLEARTEXT is 1, true, on or yes; IAM_DB_AUTH_ALLOW_UNVERIFIED_TLS (same
+ * values) keeps the old `sslmode=require` and skips the name binding. Everything else is passed
+ * through untouched. When no token can be made, it says why on stderr and passes the connection
+ * through (libpq then reports the missing password).
  *
  * libpq itself is not linked: its functions are found at run time, the next definition after this
  * library (RTLD_NEXT), else in a loaded object named libpq* (psycopg's binary wheel loads its own
@@ -117,6 +123,7 @@ struct target {
     const char *user;
     const char *password;
     const char *sslmode;
+    const char *sslrootcert;
 };
 
 static void take(struct target *t, const char *keyword, const char *value)
@@ -135,6 +142,8 @@ static void take(struct target *t, const char *keyword, const char *value)
         t->password = value;
     else if (strcmp(keyword, "sslmode") == 0)
         t->sslmode = value;
+    else if (strcmp(keyword, "sslrootcert") == 0)
+        t->sslrootcert = value;
 }
 
 static const char *env(const char *name)
@@ -175,6 +184,45 @@ static void read_params(struct target *t, const char *const *keywords, const cha
     }
 }
 
+/* An on/off setting read as the library's other doors read it (config.rs). */
+static int env_true(const char *name)
+{
+    const char *v = env(name);
+    return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+                         strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0);
+}
+
+/* Whether `host` is in the comma-separated list in the variable `name` (exact, any case; IPv6
+ * literals with or without brackets). */
+static int listed_in(const char *name, const char *host)
+{
+    const char *hosts = env(name);
+    if (hosts == NULL)
+        return 0;
+    char list[1024];
+    snprintf(list, sizeof list, "%s", hosts);
+    size_t want = strlen(host);
+    if (want >= 2 && host[0] == '[' && host[want - 1] == ']') {
+        host++;
+        want -= 2;
+    }
+    char *save = NULL;
+    for (char *p = strtok_r(list, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*p))
+            p++;
+        char *end = p + strlen(p);
+        while (end > p && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        if (end - p >= 2 && p[0] == '[' && end[-1] == ']') {
+            p++;
+            end--;
+        }
+        if ((size_t)(end - p) == want && strncasecmp(p, host, want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int host_matches(const char *host)
 {
     const char *patterns = env("IAM_DB_AUTH_PQ_HOSTS");
@@ -193,11 +241,18 @@ static int host_matches(const char *host)
     return 0;
 }
 
+/* What the shim adds to a connection besides the password. */
+struct tls_settings {
+    const char *sslmode;     /* NULL: keep the connection's */
+    const char *sslrootcert; /* NULL: keep the connection's */
+};
+
 /* The token for the connection, or NULL (with the reason said when it is not just "no match").
- * `*sslmode` is set to "require" when the connection would allow a non-TLS connection. */
-static char *token_for(struct target *t, const char *caller, const char **sslmode)
+ * `tls` receives what to add so that libpq verifies the server before it sends the token. */
+static char *token_for(struct target *t, const char *caller, struct tls_settings *tls)
 {
-    *sslmode = NULL;
+    tls->sslmode = NULL;
+    tls->sslrootcert = NULL;
     if (t->password != NULL || env("PGPASSWORD") != NULL)
         return NULL; /* the program or the user chose a password */
     const char *host = t->host ? t->host : env("PGHOST");
@@ -227,18 +282,43 @@ static char *token_for(struct target *t, const char *caller, const char **sslmod
         return NULL;
     }
     const char *mode = t->sslmode ? t->sslmode : env("PGSSLMODE");
+    int unverified_ok = env_true("IAM_DB_AUTH_ALLOW_UNVERIFIED_TLS");
+    int verifying = 0;
     if (mode != NULL && strcmp(mode, "disable") == 0) {
-        const char *allow = env("IAM_DB_AUTH_ALLOW_CLEARTEXT");
-        /* The same values as the library's other doors (config.rs). */
-        int allowed = allow != NULL && (strcmp(allow, "1") == 0 || strcasecmp(allow, "true") == 0 ||
-                                        strcasecmp(allow, "on") == 0 || strcasecmp(allow, "yes") == 0);
-        if (!allowed) {
+        if (!env_true("IAM_DB_AUTH_ALLOW_CLEARTEXT")) {
             SAY("not sending a token to %s with sslmode=disable (it would cross the network in the "
                 "clear); set IAM_DB_AUTH_ALLOW_CLEARTEXT=1 to allow it\n", host);
             return NULL;
         }
-    } else if (mode == NULL || strcmp(mode, "allow") == 0 || strcmp(mode, "prefer") == 0) {
-        *sslmode = "require";
+    } else if (mode != NULL && (strcmp(mode, "verify-full") == 0 || strcmp(mode, "verify-ca") == 0)) {
+        verifying = 1;
+    } else if (unverified_ok) {
+        if (mode == NULL || strcmp(mode, "require") != 0)
+            tls->sslmode = "require";
+    } else {
+        /* unset, allow, prefer, require: libpq would send the token to any server */
+        tls->sslmode = "verify-full";
+        verifying = 1;
+    }
+    /* The name libpq checks the certificate for (verify-full) is `host`, else `hostaddr`. A token
+     * signed for another host (IAM_DB_AUTH_SIGNING_HOST) goes only where that name is checked,
+     * or to a connect host the user listed. */
+    const char *signing = env("IAM_DB_AUTH_SIGNING_HOST");
+    if (signing != NULL && !unverified_ok && strcasecmp(signing, host) != 0 &&
+        !listed_in("IAM_DB_AUTH_CONNECT_HOSTS", host)) {
+        SAY("not adding a token signed for %s (IAM_DB_AUTH_SIGNING_HOST) to a connection to %s: "
+            "libpq would check the server's certificate for %s, not %s. Connect with "
+            "host=%s hostaddr=<address>, or list %s in IAM_DB_AUTH_CONNECT_HOSTS\n",
+            signing, host, host, signing, signing, host);
+        return NULL;
+    }
+    if (verifying && t->sslrootcert == NULL && env("PGSSLROOTCERT") == NULL) {
+        tls->sslrootcert = iam_ca_file();
+        if (tls->sslrootcert == NULL) {
+            SAY("not adding a token for %s: no CA to verify the server with: %s\n", host,
+                iam_last_error_message());
+            return NULL;
+        }
     }
     /* Tokens name an IPv6 address in brackets; libpq takes it bare. */
     char signed_host[MAX_HOST];
@@ -254,20 +334,21 @@ static char *token_for(struct target *t, const char *caller, const char **sslmod
         return NULL;
     }
     if (verbose())
-        SAY("%s: token for %s@%s:%ld%s\n", caller, user, host, port,
-            *sslmode ? " (sslmode=require)" : "");
+        SAY("%s: token for %s@%s:%ld%s%s%s%s\n", caller, user, host, port,
+            tls->sslmode ? " sslmode=" : "", tls->sslmode ? tls->sslmode : "",
+            tls->sslrootcert ? " sslrootcert=" : "", tls->sslrootcert ? tls->sslrootcert : "");
     return token;
 }
 
-/* Calls `real` with the parameters plus password (and sslmode). */
+/* Calls `real` with the parameters plus password (and the TLS settings). */
 static PGconn *call_with_token(params_fn real, const char *const *keywords, const char *const *values,
-                               int expand_dbname, const char *token, const char *sslmode)
+                               int expand_dbname, const char *token, const struct tls_settings *tls)
 {
     size_t n = 0;
     while (keywords[n] != NULL)
         n++;
-    const char **k = calloc(n + 3, sizeof *k);
-    const char **v = calloc(n + 3, sizeof *v);
+    const char **k = calloc(n + 4, sizeof *k);
+    const char **v = calloc(n + 4, sizeof *v);
     PGconn *conn = NULL;
     if (k != NULL && v != NULL) {
         memcpy(k, keywords, n * sizeof *k);
@@ -276,9 +357,14 @@ static PGconn *call_with_token(params_fn real, const char *const *keywords, cons
         k[n] = "password";
         v[n] = token;
         n++;
-        if (sslmode != NULL) {
+        if (tls->sslmode != NULL) {
             k[n] = "sslmode";
-            v[n] = sslmode;
+            v[n] = tls->sslmode;
+            n++;
+        }
+        if (tls->sslrootcert != NULL) {
+            k[n] = "sslrootcert";
+            v[n] = tls->sslrootcert;
             n++;
         }
         conn = real((const char *const *)k, (const char *const *)v, expand_dbname);
@@ -303,9 +389,9 @@ static PGconn *connect_params(const char *name, void *self, const char *const *k
     struct target t = {0};
     PQconninfoOption *parsed = NULL;
     read_params(&t, keywords, values, expand_dbname, &parsed);
-    const char *sslmode = NULL;
-    char *token = token_for(&t, name, &sslmode);
-    PGconn *conn = token ? call_with_token(real, keywords, values, expand_dbname, token, sslmode)
+    struct tls_settings tls;
+    char *token = token_for(&t, name, &tls);
+    PGconn *conn = token ? call_with_token(real, keywords, values, expand_dbname, token, &tls)
                          : real(keywords, values, expand_dbname);
     iam_token_free(token);
     if (parsed != NULL) {
@@ -355,9 +441,9 @@ static PGconn *connect_conninfo(const char *name, void *self, const char *params
             take(&t, o->keyword, o->val);
         }
     }
-    const char *sslmode = NULL;
-    char *token = (k != NULL && v != NULL) ? token_for(&t, name, &sslmode) : NULL;
-    PGconn *conn = token ? call_with_token(real_params, k, v, 0, token, sslmode) : real(conninfo);
+    struct tls_settings tls;
+    char *token = (k != NULL && v != NULL) ? token_for(&t, name, &tls) : NULL;
+    PGconn *conn = token ? call_with_token(real_params, k, v, 0, token, &tls) : real(conninfo);
     iam_token_free(token);
     free(k);
     free(v);
@@ -414,9 +500,9 @@ EXPORT PGconn *PQsetdbLogin(const char *pghost, const char *pgport, const char *
     struct target t = {0};
     PQconninfoOption *parsed = NULL;
     read_params(&t, keywords, values, 1, &parsed);
-    const char *sslmode = NULL;
-    char *token = token_for(&t, "PQsetdbLogin", &sslmode);
-    PGconn *conn = token ? call_with_token(real_params, keywords, values, 1, token, sslmode)
+    struct tls_settings tls;
+    char *token = token_for(&t, "PQsetdbLogin", &tls);
+    PGconn *conn = token ? call_with_token(real_params, keywords, values, 1, token, &tls)
                          : real(pghost, pgport, pgoptions, pgtty, dbName, login, pwd);
     iam_token_free(token);
     if (parsed != NULL) {

@@ -1,6 +1,7 @@
 """`iam-db-auth exec`: runs a client with a fresh token in its environment (PGPASSWORD, PGHOST,
-PGPORT, PGUSER, PGSSLMODE=require unless set; with --engine mysql MYSQL_PWD, MYSQL_HOST,
-MYSQL_TCP_PORT), passes the client's exit status through and forwards signals to it.
+PGPORT, PGUSER, PGSSLMODE=verify-full and PGSSLROOTCERT from the CA lookup; with --engine mysql
+MYSQL_PWD, MYSQL_HOST, MYSQL_TCP_PORT), passes the client's exit status through and forwards
+signals to it. The stand-in's CA is not the RDS bundle, so commands that log in get `--ca-file`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, StandIn, aws_env, demo_env, random_text, run, wait_until
+from conftest import BIN, WORK, StandIn, aws_env, demo_env, random_text, run, wait_until
 from pg_support import WHO, Pg, assert_stdout, libpq_env
 
 pytest_plugins = ["pg_support"]  # its fixtures
 
 
 def exec_args(pg: Pg, *command, options: tuple = ()) -> list:
-    """`exec` for the stand-in's IAM user at localhost, then `command`."""
-    return [BIN, "exec", *options, "--host", "localhost", "--port", pg.port, "--user", pg.user, "--", *command]
+    """`exec` for the stand-in's IAM user at localhost, trusting the stand-in's CA, then `command`."""
+    return [BIN, "exec", "--ca-file", pg.ca, *options, "--host", "localhost", "--port", pg.port, "--user", pg.user,
+            "--", *command]
 
 
 def exec_env(pg: Pg, **extra: str | None) -> dict[str, str]:
-    """The demo key, and no passfile or PG* setting: the password can only come from exec."""
-    return libpq_env(base=pg.env(), **extra)
+    """The demo key, and no passfile or PG* setting: the password can only come from exec. Its
+    own cache directory (exec may write the built-in RDS bundle out there)."""
+    return libpq_env(base=pg.env(XDG_CACHE_HOME=str(WORK / "e2e-cache")), **extra)
 
 
 def test_exec_runs_psql_with_the_token_host_port_and_user(pg: Pg):
@@ -31,14 +34,16 @@ def test_exec_runs_psql_with_the_token_host_port_and_user(pg: Pg):
     assert_stdout(run(exec_args(pg, "psql", conninfo, "-XAtc", WHO), env=exec_env(pg)), f"{pg.user} true")
 
 
-def test_exec_asks_for_tls_when_the_command_does_not(pg: Pg):
-    r = run(exec_args(pg, "psql", f"dbname={pg.db}", "-XAtc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
-            env=exec_env(pg))
-    assert_stdout(r, "t")
+def test_exec_asks_for_verified_tls_when_the_command_does_not(pg: Pg):
+    query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+    r = run(exec_args(pg, "sh", "-c", f'echo "$PGSSLMODE"; psql "dbname={pg.db}" -XAtc "{query}"'), env=exec_env(pg))
+    assert_stdout(r, "verify-full\nt")
 
 
-def test_exec_keeps_a_pgsslmode_that_is_already_set(pg: Pg):
-    assert_stdout(run(exec_args(pg, "printenv", "PGSSLMODE"), env=exec_env(pg, PGSSLMODE="disable")), "disable")
+def test_exec_refuses_a_preset_pgsslmode_that_verifies_nothing(pg: Pg):
+    r = run(exec_args(pg, "printenv", "PGSSLMODE"), env=exec_env(pg, PGSSLMODE="disable"))
+    assert r.returncode == 125, r
+    assert "PGSSLMODE=disable" in r.stderr and "the command was not run" in r.stderr, r.stderr
 
 
 def failing_script(tmp_path: Path) -> Path:

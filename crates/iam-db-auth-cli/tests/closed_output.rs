@@ -153,13 +153,18 @@ fn pgpass_watch_keeps_refreshing_when_nobody_reads_its_log() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = c.spawn().expect("run pgpass --watch");
-    // Read its first log line, then close the pipe: every later line meets EPIPE.
+    // Read its log up to the line that says it is watching (notes may come first), then close
+    // the pipe: every later line meets EPIPE.
     let stderr_pipe = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stderr_pipe);
         let mut line = String::new();
-        let _ = reader.read_line(&mut line);
+        while reader.read_line(&mut line).unwrap_or(0) > 0
+            && !line.contains("keeping 1 entry fresh")
+        {
+            line.clear();
+        }
         let _ = tx.send(line);
         // `reader` (the pipe's only read end) is dropped here.
     });

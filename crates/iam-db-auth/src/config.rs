@@ -17,6 +17,17 @@ pub const PROFILE_ENV: &str = "IAM_DB_AUTH_PROFILE";
 pub const CACHE_ENV: &str = "IAM_DB_AUTH_CACHE";
 /// `1` lets the MySQL plugin send a token over a connection without TLS.
 pub const ALLOW_CLEARTEXT_ENV: &str = "IAM_DB_AUTH_ALLOW_CLEARTEXT";
+/// `1` lets a token go over TLS whose certificate was not verified (the plugin), and lets
+/// `exec` and the libpq shim accept `sslmode=require`: an opt-out for people who accept that a
+/// server pretending to be the endpoint gets the token.
+pub const ALLOW_UNVERIFIED_TLS_ENV: &str = "IAM_DB_AUTH_ALLOW_UNVERIFIED_TLS";
+/// The CA file (PEM) to verify database servers with, when the connection names none: before
+/// `ca update`'s copy, the installed bundle and the built-in one (see `ca`).
+pub const CA_FILE_ENV: &str = "IAM_DB_AUTH_CA_FILE";
+/// Connect hosts (comma-separated names or addresses) that may get a token signed for
+/// [`SIGNING_HOST_ENV`] when their certificate proves only their own name, not the signing
+/// host's (a TLS-terminating hop the user vouches for).
+pub const CONNECT_HOSTS_ENV: &str = "IAM_DB_AUTH_CONNECT_HOSTS";
 /// Hosts (comma-separated fnmatch patterns) for which the libpq LD_PRELOAD library
 /// (`pq-preload/`, C) adds a token; read there, named here so the name is one everywhere.
 pub const PQ_HOSTS_ENV: &str = "IAM_DB_AUTH_PQ_HOSTS";
@@ -34,6 +45,10 @@ pub struct EnvDefaults {
     pub cache: bool,
     /// True when [`ALLOW_CLEARTEXT_ENV`] is `1`, `true`, `on` or `yes`.
     pub allow_cleartext: bool,
+    /// True when [`ALLOW_UNVERIFIED_TLS_ENV`] is `1`, `true`, `on` or `yes`.
+    pub allow_unverified_tls: bool,
+    /// [`CONNECT_HOSTS_ENV`]: the listed hosts, trimmed, empty entries dropped.
+    pub connect_hosts: Vec<String>,
 }
 
 impl EnvDefaults {
@@ -49,6 +64,16 @@ impl EnvDefaults {
             profile: non_empty(PROFILE_ENV),
             cache: !non_empty(CACHE_ENV).is_some_and(|v| is_false(&v)),
             allow_cleartext: non_empty(ALLOW_CLEARTEXT_ENV).is_some_and(|v| is_true(&v)),
+            allow_unverified_tls: non_empty(ALLOW_UNVERIFIED_TLS_ENV).is_some_and(|v| is_true(&v)),
+            connect_hosts: non_empty(CONNECT_HOSTS_ENV)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -85,7 +110,8 @@ impl EnvDefaults {
     }
 }
 
-fn is_true(v: &str) -> bool {
+/// `1`, `true`, `on` or `yes` (any case): how every door reads an on/off setting.
+pub fn is_true(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_lowercase().as_str(),
         "1" | "true" | "on" | "yes"
@@ -121,7 +147,8 @@ mod tests {
     #[test]
     fn defaults_when_unset() {
         let d = from(&[]);
-        assert!(d.cache && !d.allow_cleartext);
+        assert!(d.cache && !d.allow_cleartext && !d.allow_unverified_tls);
+        assert!(d.connect_hosts.is_empty());
         assert!(d.signing_host.is_none() && d.signing_port.is_none() && d.profile.is_none());
     }
 
@@ -147,6 +174,11 @@ mod tests {
             Some(Err("0".into()))
         );
         assert!(!from(&[(ALLOW_CLEARTEXT_ENV, "0")]).allow_cleartext);
+        assert!(from(&[(ALLOW_UNVERIFIED_TLS_ENV, "yes")]).allow_unverified_tls);
+        assert_eq!(
+            from(&[(CONNECT_HOSTS_ENV, " 127.0.0.1, ,proxy.internal ")]).connect_hosts,
+            ["127.0.0.1", "proxy.internal"]
+        );
         assert!(from(&[(CACHE_ENV, "")]).cache);
     }
 

@@ -44,6 +44,12 @@ pub enum ErrorCode {
     CredentialsFailed = 23,
     /// The connection is not encrypted and sending a token over it was refused.
     InsecureConnection = 30,
+    /// The server's TLS certificate did not prove it is the endpoint the token is for (no
+    /// trusted chain, or not valid for the name); no token was sent.
+    UntrustedServer = 31,
+    /// The CA certificates to verify servers with could not be read (a configured file is
+    /// missing, unreadable or holds no certificate).
+    CaUnavailable = 32,
     /// A bug: a panic was caught at the boundary, or an invariant did not hold.
     Internal = 99,
 }
@@ -71,6 +77,10 @@ impl ErrorCode {
             ErrorCode::InsecureConnection => {
                 c"refused to send a token over an unencrypted connection"
             }
+            ErrorCode::UntrustedServer => {
+                c"the server's certificate did not verify; no token was sent"
+            }
+            ErrorCode::CaUnavailable => c"the CA certificates could not be read",
             ErrorCode::Internal => c"internal error (a bug in iam-db-auth)",
         }
     }
@@ -100,6 +110,8 @@ impl ErrorCode {
             | ErrorCode::InvalidExpiry
             | ErrorCode::InvalidSigningTime
             | ErrorCode::InsecureConnection
+            | ErrorCode::UntrustedServer
+            | ErrorCode::CaUnavailable
             | ErrorCode::Internal => false,
         }
     }
@@ -113,7 +125,7 @@ impl ErrorCode {
 /// Every code, for lookups and tests.
 ///
 /// cbindgen:ignore
-pub const ALL_CODES: [ErrorCode; 18] = [
+pub const ALL_CODES: [ErrorCode; 20] = [
     ErrorCode::Ok,
     ErrorCode::NullArgument,
     ErrorCode::InvalidUtf8,
@@ -131,6 +143,8 @@ pub const ALL_CODES: [ErrorCode; 18] = [
     ErrorCode::CredentialsTimeout,
     ErrorCode::CredentialsFailed,
     ErrorCode::InsecureConnection,
+    ErrorCode::UntrustedServer,
+    ErrorCode::CaUnavailable,
     ErrorCode::Internal,
 ];
 
@@ -196,6 +210,8 @@ mod tests {
         assert_eq!(ErrorCode::RegionNotFound as i32, 7);
         assert_eq!(ErrorCode::NoCredentials as i32, 20);
         assert_eq!(ErrorCode::InsecureConnection as i32, 30);
+        assert_eq!(ErrorCode::UntrustedServer as i32, 31);
+        assert_eq!(ErrorCode::CaUnavailable as i32, 32);
         assert_eq!(ErrorCode::Internal as i32, 99);
     }
 
@@ -219,6 +235,8 @@ mod tests {
             (ErrorCode::CredentialsTimeout, true),
             (ErrorCode::CredentialsFailed, true),
             (ErrorCode::InsecureConnection, false),
+            (ErrorCode::UntrustedServer, false),
+            (ErrorCode::CaUnavailable, false),
             (ErrorCode::Internal, false),
         ];
         assert_eq!(

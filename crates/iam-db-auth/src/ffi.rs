@@ -22,6 +22,7 @@ use crate::kind::TokenKind;
 use crate::request::TokenRequest;
 use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString, c_char, c_int};
+use std::os::unix::ffi::OsStringExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use zeroize::Zeroize;
 
@@ -79,7 +80,7 @@ fn record(code: ErrorCode, message: &str) {
 }
 
 /// Runs an exported function's body: resets the last error, catches panics, records failures.
-fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
+pub(crate) fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
     guarded(body).unwrap_or(on_failure)
 }
 
@@ -598,4 +599,36 @@ mod teardown_tests {
             ErrorCode::NullArgument.description().to_str().unwrap()
         );
     }
+}
+
+// --- The CA lookup, for C callers that hand a CA file to a client library. ---
+
+thread_local! {
+    static LAST_CA_PATH: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// The CA file (PEM) to verify database servers with when a connection names none:
+/// `IAM_DB_AUTH_CA_FILE`, else the copy `iam-db-auth ca update` wrote (per-user, then system
+/// cache), else the installed RDS bundle, else the RDS bundle built into the library, written
+/// out to a file. For clients that take a path, such as libpq's `sslrootcert`.
+///
+/// Returns NULL on failure (`IAM_DB_AUTH_CA_FILE` names a file that cannot be read, or the
+/// built-in bundle cannot be written anywhere), with the error recorded as for the other
+/// calls. The string belongs to the library and stays valid until the next `iam_ca_file` call
+/// on the same thread; copy it to keep it.
+#[unsafe(no_mangle)]
+pub extern "C" fn iam_ca_file() -> *const c_char {
+    boundary(std::ptr::null(), || {
+        let (path, _) = crate::ca::path_for_clients(None)?;
+        let path = CString::new(path.into_os_string().into_vec()).map_err(|_| {
+            crate::error::Error::new(
+                crate::error::ErrorCode::CaUnavailable,
+                "the CA file's path contains a NUL byte",
+            )
+        })?;
+        Ok(LAST_CA_PATH.with(|slot| {
+            *slot.borrow_mut() = path;
+            slot.borrow().as_ptr()
+        }))
+    })
 }

@@ -22,6 +22,12 @@
 #![deny(unsafe_code)]
 
 /// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "geteuid(2): a cached CA bundle is trusted only when this user owns it"
+)]
+pub mod ca;
+/// cbindgen:ignore
 #[forbid(unsafe_code)]
 mod cache;
 /// cbindgen:ignore
@@ -58,6 +64,9 @@ pub mod files;
 mod fork;
 /// cbindgen:ignore
 #[forbid(unsafe_code)]
+pub mod inspect;
+/// cbindgen:ignore
+#[forbid(unsafe_code)]
 mod kind;
 /// cbindgen:ignore
 #[allow(
@@ -72,6 +81,12 @@ mod log;
     reason = "the MariaDB/MySQL client plugin: its exported declaration, C callbacks and C structs"
 )]
 mod mysql;
+/// cbindgen:ignore
+#[allow(
+    unsafe_code,
+    reason = "killpg(2): a timed-out credential_process dies with everything it started"
+)]
+mod process_group;
 /// cbindgen:ignore
 #[forbid(unsafe_code)]
 mod region;

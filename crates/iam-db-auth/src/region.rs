@@ -3,7 +3,6 @@
 //! profile in the shared config file. Never a silent default; never the network (the stock
 //! chain's instance-metadata region lookup can stall for seconds).
 
-use crate::credentials::SharedFile;
 use crate::endpoint::{is_region_name, shorten};
 use crate::error::{Error, ErrorCode, Result};
 use futures_util::FutureExt as _;
@@ -67,12 +66,22 @@ pub fn from_environment() -> Result<Option<String>> {
 /// The `region` of a profile in the shared config files (`AWS_CONFIG_FILE`, default
 /// `~/.aws/config`). `profile` `None` means `AWS_PROFILE`, else `default`.
 pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
-    let mut builder = aws_config::profile::ProfileFileRegionProvider::builder();
+    let files = crate::credentials::read_shared_files().map_err(|problem| {
+        Error::new(
+            ErrorCode::RegionNotFound,
+            format!(
+                "no AWS region: {problem}, so profile {} could not supply one; fix the file or pass a region",
+                profile_label(profile)
+            ),
+        )
+    })?;
+    let mut builder =
+        aws_config::profile::ProfileFileRegionProvider::builder().profile_files(files);
     if let Some(name) = profile {
         builder = builder.profile_name(name);
     }
     let provider = builder.build();
-    // The profile files are read with std::fs inside this future: it completes on first poll.
+    // It is given the files' contents, so it completes on first poll.
     let Some(region) = aws_config::meta::region::ProvideRegion::region(&provider).now_or_never()
     else {
         return Ok(None);
@@ -110,21 +119,13 @@ pub fn from_profile_file(profile: Option<&str>) -> Result<Option<String>> {
 /// directory, no permission), or they do not parse. The message names the file and the line,
 /// never its content (the files hold secret keys).
 pub fn profile_files_problem() -> Option<String> {
-    for file in SharedFile::BOTH {
-        let Some(path) = file.locate() else {
-            continue;
-        };
-        let var = file.variable();
-        match std::fs::read(&path) {
-            Ok(mut bytes) => zeroize::Zeroize::zeroize(&mut bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Some(format!("{} ({var}) cannot be read: {e}", path.display())),
-        }
-    }
+    let files = match crate::credentials::read_shared_files() {
+        Ok(files) => files,
+        Err(problem) => return Some(problem),
+    };
     use aws_types::os_shim_internal::{Env, Fs};
-    let loaded =
-        aws_config::profile::parser::load(&Fs::real(), &Env::real(), &Default::default(), None)
-            .now_or_never()?;
+    let loaded = aws_config::profile::parser::load(&Fs::real(), &Env::real(), &files, None)
+        .now_or_never()?;
     let err = loaded.err()?;
     let mut text = err.to_string();
     if let Some(cause) = std::error::Error::source(&err) {

@@ -40,9 +40,14 @@ fn generate(crate_dir: &Path) -> String {
         // (ma_compress.h).
         .clang_arg(format!("-I{}", include.display()))
         .clang_arg(format!("-idirafter{}", stub.display()))
+        // As libmariadb itself is built (with TLS): `pvio->ctls` is then a `MARIADB_TLS *`
+        // (ma_tls.h), whose `ssl` member is the TLS library's session.
+        .clang_arg("-DHAVE_TLS")
         .allowlist_type("st_mysql")
         .allowlist_type("st_net")
         .allowlist_type("st_ma_pvio")
+        .allowlist_type("st_ma_pvio_tls")
+        .allowlist_type("mariadb_value")
         .allowlist_type("st_plugin_vio")
         .allowlist_type("st_plugin_vio_info")
         .allowlist_type("st_mysql_client_plugin_AUTHENTICATION")

@@ -4,7 +4,6 @@
 use super::given;
 use super::token::{parse_time, print_token};
 use clap::{Args, Subcommand};
-use iam_db_auth::config;
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds};
 use std::process::ExitCode;
 
@@ -28,7 +27,7 @@ pub struct DsqlArgs {
     #[arg(long)]
     expires_in: Option<u32>,
     /// AWS profile to take credentials from
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
     /// Sign at this time (RFC 3339) instead of now
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]

@@ -2,6 +2,16 @@
 //! database client reads (`PGPASSWORD` for libpq programs, `MYSQL_PWD` for MySQL/MariaDB
 //! clients), for programs that cannot be pointed at a passfile.
 //!
+//! For libpq programs the token goes only over verified TLS: `PGSSLMODE=verify-full` and
+//! `PGSSLROOTCERT` from the CA lookup (`libpq_tls`). Through a tunnel (`--host` an IP address,
+//! `--signing-host` the endpoint), libpq is pointed at the address with the endpoint's name
+//! (`PGHOST=<signing host> PGHOSTADDR=<address>`), so it checks the certificate for the name the
+//! token is for.
+//!
+//! The child gets the database password and not the AWS credentials it was made with
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; `--keep-aws-credentials`
+//! passes them on), and it dies with this process (SIGKILL when `exec` dies, however).
+//!
 //! The command runs as a child; this process waits for it, forwards SIGINT, SIGTERM, SIGHUP
 //! and SIGQUIT sent to it by other processes (a terminal's Ctrl-C already reaches the child,
 //! which is in the same process group, so that one is not sent twice), and exits with the
@@ -10,6 +20,7 @@
 //! command could not be run, 127 that it was not found (the conventions of `env` and
 //! `timeout`).
 
+use super::libpq_tls;
 use super::login_kind::LoginKind;
 use super::signals::{self, Blocked};
 use super::{given, print_error};
@@ -18,7 +29,9 @@ use iam_db_auth::config;
 use iam_db_auth::{TokenKind, TokenRequest};
 use std::borrow::Cow;
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -29,10 +42,19 @@ const EXIT_CANNOT_RUN: u8 = 126;
 /// The command was not found.
 const EXIT_NOT_FOUND: u8 = 127;
 
+/// The AWS credentials the token was made with: the child needs the token, not these.
+const AWS_CREDENTIAL_VARIABLES: [&str; 4] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
 /// Which client's environment variable gets the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
-    /// libpq programs (psql, pg_dump, psycopg...): PGPASSWORD, PGSSLMODE=require
+    /// libpq programs (psql, pg_dump, psycopg...): PGPASSWORD, PGSSLMODE=verify-full with the
+    /// RDS CA bundle
     Postgres,
     /// MySQL/MariaDB clients: MYSQL_PWD
     Mysql,
@@ -49,28 +71,39 @@ impl Engine {
     /// (variable, value, only if unset) pairs for the child. The token is borrowed, not copied:
     /// `Command::env` makes the one copy the child needs (std keeps it, unwiped, until the
     /// command is dropped; the child's environment holds it for the child's life anyway).
+    /// `signing_host` is the endpoint's name when the token is signed for another host than
+    /// `host` (TLS settings are `libpq_tls`'s).
     fn environment<'a>(
         self,
         host: &'a str,
+        signing_host: Option<&'a str>,
         port: u16,
         user: &'a str,
         token: &'a str,
     ) -> Vec<(&'static str, Cow<'a, str>, bool)> {
         // A bracketed IPv6 host is how tokens name it; clients take it bare.
-        let bare_host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let bare = |h: &'a str| {
+            h.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(h)
+        };
+        let bare_host = bare(host);
         match self {
-            Engine::Postgres => vec![
-                ("PGPASSWORD", token.into(), false),
-                // A token is a password sent in the clear: never without TLS (libpq's default,
-                // prefer, would fall back to an unencrypted connection).
-                ("PGSSLMODE", "require".into(), true),
-                ("PGHOST", bare_host.into(), true),
-                ("PGPORT", port.to_string().into(), true),
-                ("PGUSER", user.into(), true),
-            ],
+            Engine::Postgres => {
+                let mut vars = vec![("PGPASSWORD", token.into(), false)];
+                match signing_host.filter(|_| bare_host.parse::<IpAddr>().is_ok()) {
+                    // A tunnel or port-forward on an address: libpq connects to the address and
+                    // checks the certificate for the endpoint's name (verify-full).
+                    Some(endpoint) if !bare(endpoint).eq_ignore_ascii_case(bare_host) => {
+                        vars.push(("PGHOST", bare(endpoint).into(), true));
+                        vars.push(("PGHOSTADDR", bare_host.into(), true));
+                    }
+                    _ => vars.push(("PGHOST", bare_host.into(), true)),
+                }
+                vars.push(("PGPORT", port.to_string().into(), true));
+                vars.push(("PGUSER", user.into(), true));
+                vars
+            }
             Engine::Mysql => vec![
                 ("MYSQL_PWD", token.into(), false),
                 ("MYSQL_HOST", bare_host.into(), true),
@@ -98,18 +131,26 @@ pub struct ExecArgs {
     #[arg(long)]
     region: Option<String>,
     /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
-    /// Sign for this host instead of --host (tunnels, port-forwards)
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    /// Sign for this host instead of --host (tunnels, port-forwards) [default: IAM_DB_AUTH_SIGNING_HOST]
+    #[arg(long)]
     signing_host: Option<String>,
-    /// Sign for this port instead of --port
-    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    /// Sign for this port instead of --port [default: IAM_DB_AUTH_SIGNING_PORT]
+    #[arg(long)]
     signing_port: Option<u16>,
     /// Token kind: auto picks DSQL for Aurora DSQL endpoints (the admin token for user admin)
     /// and RDS otherwise
     #[arg(long, value_enum, default_value = "auto")]
     kind: LoginKind,
+    /// CA file (PEM) libpq verifies the server with (PGSSLROOTCERT) [default: PGSSLROOTCERT if
+    /// set, else IAM_DB_AUTH_CA_FILE, else `ca update`'s copy, else the RDS bundle]
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Pass AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN on to the command
+    /// (by default it gets the database password only)
+    #[arg(long)]
+    keep_aws_credentials: bool,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -131,7 +172,22 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         }
     };
     let port = args.port.unwrap_or(args.engine.default_port());
-    let signing_host = given(&args.signing_host).unwrap_or(&args.host);
+    // The shared settings (IAM_DB_AUTH_*) fill what the command line left unset, as in every door.
+    let request = TokenRequest {
+        region: args.region.as_deref(),
+        profile: given(&args.profile),
+        signing_host: given(&args.signing_host),
+        signing_port: args.signing_port,
+        ..TokenRequest::new(&args.host, port, &args.user)
+    };
+    let request = match config::env_defaults().apply(request) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(format!("{}; the command was not run", e.message()));
+            return ExitCode::from(EXIT_NO_TOKEN);
+        }
+    };
+    let signing_host = request.effective_signing_host();
     let kind = match (args.engine, args.kind) {
         (Engine::Mysql, LoginKind::Dsql) => {
             print_error(
@@ -142,14 +198,26 @@ pub fn run(args: &ExecArgs) -> ExitCode {
         (Engine::Mysql, _) => TokenKind::Rds,
         (Engine::Postgres, kind) => kind.token_kind(signing_host, &args.user),
     };
-    let request = TokenRequest {
-        kind,
-        region: args.region.as_deref(),
-        profile: given(&args.profile),
-        signing_host: given(&args.signing_host),
-        signing_port: args.signing_port,
-        ..TokenRequest::new(&args.host, port, &args.user)
+    // Before the token: a command that would send it over unverified TLS does not run.
+    let tls = match args.engine {
+        Engine::Postgres => {
+            let preset = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            match libpq_tls::settings(
+                &preset,
+                args.ca_file.as_deref(),
+                config::env_defaults(),
+                &libpq_tls::lookup,
+            ) {
+                Ok(settings) => settings,
+                Err(why) => {
+                    print_error(format!("{why}; the command was not run"));
+                    return ExitCode::from(EXIT_NO_TOKEN);
+                }
+            }
+        }
+        Engine::Mysql => Vec::new(),
     };
+    let request = TokenRequest { kind, ..request };
     let token = match iam_db_auth::token_for(&request) {
         Ok(t) => t,
         Err(e) => {
@@ -168,16 +236,36 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     }
     let mut command = Command::new(&args.command[0]);
     command.args(&args.command[1..]);
-    for (name, value, only_if_unset) in
-        args.engine
-            .environment(&args.host, port, &args.user, token.as_str())
-    {
+    if !args.keep_aws_credentials {
+        for name in AWS_CREDENTIAL_VARIABLES {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in &tls {
+        command.env(name, value);
+    }
+    let environment = args.engine.environment(
+        &args.host,
+        request.signing_host,
+        port,
+        &args.user,
+        token.as_str(),
+    );
+    // PGHOST and PGHOSTADDR go together: a user who set either chose where libpq connects.
+    let chose_host = ["PGHOST", "PGHOSTADDR"]
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()));
+    for (name, value, only_if_unset) in environment {
+        if only_if_unset && matches!(name, "PGHOST" | "PGHOSTADDR") && chose_host {
+            continue;
+        }
         if !(only_if_unset && std::env::var_os(name).is_some_and(|v| !v.is_empty())) {
             command.env(name, value.as_ref());
         }
     }
     drop(token);
     signals::unblock_in_child(&mut command);
+    signals::die_with_parent(&mut command);
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -223,15 +311,48 @@ pub fn run(args: &ExecArgs) -> ExitCode {
 mod tests {
     use super::*;
 
+    fn get<'a>(
+        env: &[(&'static str, Cow<'a, str>, bool)],
+        name: &str,
+    ) -> Option<(&'static str, Cow<'a, str>, bool)> {
+        env.iter().find(|(k, _, _)| *k == name).cloned()
+    }
+
     #[test]
-    fn postgres_gets_the_token_and_tls() {
-        let env = Engine::Postgres.environment("[::1]", 5432, "app", "TOKEN");
-        let get = |n: &str| env.iter().find(|(k, _, _)| *k == n).cloned().unwrap();
-        assert_eq!(get("PGPASSWORD"), ("PGPASSWORD", "TOKEN".into(), false));
-        assert_eq!(get("PGSSLMODE"), ("PGSSLMODE", "require".into(), true));
-        assert_eq!(get("PGHOST"), ("PGHOST", "::1".into(), true));
-        let env = Engine::Mysql.environment("db", 3306, "app", "TOKEN");
+    fn postgres_gets_the_token_and_the_connection() {
+        let env = Engine::Postgres.environment("[::1]", None, 5432, "app", "TOKEN");
+        assert_eq!(
+            get(&env, "PGPASSWORD"),
+            Some(("PGPASSWORD", "TOKEN".into(), false))
+        );
+        assert_eq!(get(&env, "PGHOST"), Some(("PGHOST", "::1".into(), true)));
+        assert_eq!(get(&env, "PGHOSTADDR"), None);
+        assert_eq!(get(&env, "PGSSLMODE"), None, "libpq_tls decides TLS");
+        let env = Engine::Mysql.environment("db", None, 3306, "app", "TOKEN");
         assert_eq!(env[0], ("MYSQL_PWD", "TOKEN".into(), false));
         assert!(!env.iter().any(|(k, _, _)| k.starts_with("PG")));
+    }
+
+    #[test]
+    fn a_tunnel_on_an_address_is_checked_for_the_endpoints_name() {
+        let rds = "mydb.c9akciq32.us-east-1.rds.amazonaws.com";
+        let env = Engine::Postgres.environment("127.0.0.1", Some(rds), 15432, "app", "T");
+        assert_eq!(get(&env, "PGHOST"), Some(("PGHOST", rds.into(), true)));
+        assert_eq!(
+            get(&env, "PGHOSTADDR"),
+            Some(("PGHOSTADDR", "127.0.0.1".into(), true))
+        );
+        let env = Engine::Postgres.environment("[::1]", Some(rds), 15432, "app", "T");
+        assert_eq!(
+            get(&env, "PGHOSTADDR"),
+            Some(("PGHOSTADDR", "::1".into(), true))
+        );
+        // A host name the user gave is where libpq connects and what it checks.
+        let env = Engine::Postgres.environment("bastion.internal", Some(rds), 5432, "app", "T");
+        assert_eq!(
+            get(&env, "PGHOST"),
+            Some(("PGHOST", "bastion.internal".into(), true))
+        );
+        assert_eq!(get(&env, "PGHOSTADDR"), None);
     }
 }

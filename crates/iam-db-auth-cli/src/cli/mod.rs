@@ -8,18 +8,28 @@
 // - signals: sigprocmask, sigtimedwait, kill, and the child's mask between fork and exec;
 // - pgpass: only its `os` module (flock and geteuid); it forbids unsafe code in the others.
 #[forbid(unsafe_code)]
+mod ca;
+#[forbid(unsafe_code)]
+mod doctor;
+#[forbid(unsafe_code)]
 mod dsql;
 #[forbid(unsafe_code)]
 mod exec;
 #[forbid(unsafe_code)]
 mod generate;
+#[forbid(unsafe_code)]
+mod https_get;
 #[allow(unsafe_code)]
 mod libpq_probe;
+#[forbid(unsafe_code)]
+mod libpq_tls;
 #[forbid(unsafe_code)]
 mod login_kind;
 #[forbid(unsafe_code)]
 mod mysql_plugin;
 mod pgpass;
+#[forbid(unsafe_code)]
+mod policy;
 #[allow(unsafe_code)]
 mod signals;
 #[forbid(unsafe_code)]
@@ -70,10 +80,21 @@ enum Command {
     /// Check a token (read from stdin) as AWS would, against a keystore of known keys; for the
     /// local RDS stand-ins and tests
     Verify(verify::VerifyArgs),
+    /// Say why an IAM login fails, and what to change: checks the endpoint, DNS, credentials,
+    /// the token, the clock, TCP, TLS and a real login, one line each
+    Doctor(doctor::DoctorArgs),
+    /// Print the IAM policy statement and the SQL a database user needs for IAM logins
+    Policy(policy::PolicyArgs),
     /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
     MysqlPlugin {
         #[command(subcommand)]
         command: mysql_plugin::MysqlPluginCommand,
+    },
+    /// The CA bundle database servers' certificates are verified with (RDS's, unless told
+    /// otherwise): where it is, and updating it from AWS
+    Ca {
+        #[command(subcommand)]
+        command: ca::CaCommand,
     },
     /// Write the man pages into a directory (for installers)
     #[command(hide = true)]
@@ -112,7 +133,10 @@ pub fn run() -> ExitCode {
         Command::Pgpass(args) => pgpass::run(&args),
         Command::Exec(args) => exec::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Policy(args) => policy::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
+        Command::Ca { command } => ca::run(&command),
         Command::GenerateMan(args) => generate::man(&args),
         Command::Completions(args) => generate::completions(&args),
     }

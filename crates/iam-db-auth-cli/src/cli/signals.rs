@@ -100,6 +100,29 @@ pub fn unblock_in_child(command: &mut std::process::Command) {
     }
 }
 
+/// Makes `command`'s child end (SIGKILL) when this process dies, however it dies: a child left
+/// running after its `exec` was killed would hold a token and outlive its supervision. The
+/// kernel sends the signal when the thread that forked exits; `exec` forks from its main
+/// thread, which lives until the process ends. A parent already gone before the setting took
+/// effect is caught by comparing the parent pid.
+pub fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: getpid is called before the fork; in the child, between fork and exec, only
+    // async-signal-safe calls are made (prctl, getppid, kill); nothing is allocated.
+    unsafe {
+        let parent = libc::getpid();
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Sets a signal back to its default action (a parent may have left SIGCHLD ignored, which
 /// would make the kernel reap our child before we can read its status).
 pub fn reset_default(signal: i32) {

@@ -1,6 +1,11 @@
 //! The shared AWS config and credentials files: where they are, found as aws-config finds them
-//! (the region lookup asks the same function), and a stamp of their state that tells the chain
-//! when to read them again.
+//! (the region lookup asks the same function), their contents read bounded for aws-config, and
+//! a stamp of their state that tells the chain when to read them again.
+//!
+//! aws-config reads these files with a blocking `std::fs::read` inside the futures our time
+//! bound wraps, so a FIFO there blocks the thread for ever and `/dev/zero` grows memory without
+//! end; its file-system seam is crate-private. So we read them ourselves (regular files only,
+//! never blocking, at most [`MAX_SHARED_FILE_BYTES`]) and hand aws-config their contents.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -56,6 +61,36 @@ impl SharedFile {
             std::env::var_os("HOME").as_deref(),
         )
     }
+}
+
+/// The largest shared file read, bytes: real ones are a few KiB.
+pub(crate) const MAX_SHARED_FILE_BYTES: u64 = 1 << 20;
+
+/// Both shared files' contents for aws-config (a missing file is empty), read bounded; the
+/// error names the file and the problem, never its content.
+#[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`, not a dependency of ours
+pub(crate) fn read_shared_files() -> Result<aws_config::profile::profile_file::ProfileFiles, String>
+{
+    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+    let mut files = ProfileFiles::builder();
+    for file in SharedFile::BOTH {
+        let contents = match file.locate() {
+            None => String::new(),
+            Some(path) => match crate::files::read_regular_text(&path, MAX_SHARED_FILE_BYTES) {
+                Ok(text) => text,
+                Err(crate::files::ReadError::NotFound) => String::new(),
+                Err(e) => {
+                    return Err(format!("{} ({}) {e}", path.display(), file.variable()));
+                }
+            },
+        };
+        let kind = match file {
+            SharedFile::Config => ProfileFileKind::Config,
+            SharedFile::Credentials => ProfileFileKind::Credentials,
+        };
+        files = files.with_contents(kind, contents);
+    }
+    Ok(files.build())
 }
 
 /// What identifies the state of the shared files (and the variables that choose them): when it

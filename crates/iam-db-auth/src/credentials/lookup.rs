@@ -197,14 +197,13 @@ fn sso_login_hint(profile: Option<&str>, why: &str) -> String {
 /// A short reason for a source that had nothing.
 fn summarize_not_loaded(text: &str, took: Duration) -> String {
     let mut out: String = text.trim().chars().take(200).collect();
+    if out.is_empty() {
+        out.push_str("not found, or it has no credentials");
+    }
     if took >= Duration::from_millis(200) {
         out.push_str(&format!(", after {} ms", took.as_millis()));
     }
-    if out.is_empty() {
-        "not found, or it has no credentials".into()
-    } else {
-        out
-    }
+    out
 }
 
 #[cfg(test)]
@@ -240,6 +239,11 @@ mod tests {
             "no route, after 1500 ms"
         );
         assert_eq!(summarize_not_loaded(&"x".repeat(500), quick).len(), 200);
+        // A slow source with nothing to say still gets a reason, not just its time.
+        assert_eq!(
+            summarize_not_loaded(" ", slow),
+            "not found, or it has no credentials, after 1500 ms"
+        );
     }
 
     #[test]

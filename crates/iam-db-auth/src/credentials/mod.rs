@@ -21,7 +21,8 @@
 //! - `refresh.rs`: how long credentials are reused and when stale ones are kept (pure).
 //! - `lookup.rs`: one lookup through the sources in named steps, and its error messages.
 //! - `sources/`: what a source is, its back-off, and one file per source's builder.
-//! - `files.rs`: where the shared files are (for the region lookup too), and their stamp.
+//! - `files.rs`: where the shared files are, their contents read bounded (for the region lookup
+//!   too), and their stamp.
 //! - `redact.rs`: error texts from aws-config with anything that looks like a secret withheld.
 
 mod chain;
@@ -33,6 +34,6 @@ mod sources;
 mod value;
 
 pub(crate) use chain::CredentialChain;
-pub(crate) use files::SharedFile;
+pub(crate) use files::read_shared_files;
 pub(crate) use lookup::RuntimeHandle;
 pub use value::AwsCredentials;

@@ -39,8 +39,9 @@ const CREDENTIAL_WORDS: [&str; 6] = [
 /// Withholds what looks like credentials in an error text from aws-config. Its messages can
 /// quote what a source printed: a failing `credential_process` tool's whole stderr, above all.
 /// That part is dropped if it names a credential field, and any long run of base64/JWT-like
-/// characters mixing upper case, lower case and digits (secret keys, session tokens, bearer
-/// tokens) is replaced, wherever it appears. Key ids (20 characters), paths, URLs and ARNs stay.
+/// characters that looks random (secret keys, session tokens, bearer tokens; URL-encoded or
+/// split by a space too) is replaced, wherever it appears. Key ids (20 characters), words,
+/// paths and ARNs stay.
 pub(crate) fn scrub(text: &str) -> String {
     const STDERR: &str = "Stderr: ";
     let mut text = text.to_string();
@@ -58,23 +59,56 @@ pub(crate) fn scrub(text: &str) -> String {
         text.truncate(at + STDERR.len());
         text.push_str(&said);
     }
-    let is_run_char = |c: char| c.is_ascii_alphanumeric() || "+/=_-.".contains(c);
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
+    withhold_random_runs(&text)
+}
+
+/// Replaces runs of base64/JWT/URL-encoded characters that look random: one of 32 characters or
+/// more, or two such runs split by one space that make 32 together. Random means both cases,
+/// and a digit or a share of capitals no word or CamelCase name has (a secret key can lack
+/// digits: 40 characters of base64 have none about one time in a thousand).
+fn withhold_random_runs(text: &str) -> String {
+    const LONG: usize = 32;
+    let is_run_char = |c: char| c.is_ascii_alphanumeric() || "+/=_-.%".contains(c);
+    // The text as alternating runs and gaps, runs at even places.
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = text;
     while !rest.is_empty() {
         let end = rest.find(|c| !is_run_char(c)).unwrap_or(rest.len());
-        let run = &rest[..end];
-        let looks_secret = run.len() >= 32
-            && run.chars().any(|c| c.is_ascii_uppercase())
-            && run.chars().any(|c| c.is_ascii_lowercase())
-            && run.chars().any(|c| c.is_ascii_digit());
-        out.push_str(if looks_secret { "[withheld]" } else { run });
+        parts.push(&rest[..end]);
         rest = &rest[end..];
         let skip = rest.find(is_run_char).unwrap_or(rest.len());
-        out.push_str(&rest[..skip]);
+        parts.push(&rest[..skip]);
         rest = &rest[skip..];
     }
-    out
+    let random = |run: &str| {
+        let upper = run.chars().filter(char::is_ascii_uppercase).count();
+        let lower = run.chars().filter(char::is_ascii_lowercase).count();
+        let digit = run.chars().any(|c| c.is_ascii_digit());
+        upper > 0 && lower > 0 && (digit || upper * 4 >= upper + lower)
+    };
+    let mut withheld = vec![false; parts.len()];
+    for i in (0..parts.len()).step_by(2) {
+        let run = parts[i];
+        if run.len() >= LONG && random(run) {
+            withheld[i] = true;
+        }
+        // Two halves split by one space: each random on its own, long together.
+        if let (Some(&" "), Some(&next)) = (parts.get(i + 1), parts.get(i + 2))
+            && run.len() >= 8
+            && next.len() >= 8
+            && run.len() + next.len() >= LONG
+            && random(run)
+            && random(next)
+        {
+            withheld[i] = true;
+            withheld[i + 2] = true;
+        }
+    }
+    parts
+        .iter()
+        .zip(withheld)
+        .map(|(part, hide)| if hide { "[withheld]" } else { part })
+        .collect()
 }
 
 #[cfg(test)]
@@ -101,6 +135,38 @@ mod tests {
         );
         let plain = "exited with code 1. Stderr: the SSO session has expired; run aws sso login";
         assert_eq!(scrub(plain), plain);
+    }
+
+    #[test]
+    fn scrub_withholds_secrets_without_digits_url_encoded_or_split() {
+        // A secret key that happens to have no digit.
+        let no_digit = "wJalrXUtnFEMI/KxMDENG/bPxRfiCYEXAMPLEKEY";
+        let shown = scrub(&format!("bad key {no_digit} here"));
+        assert!(!shown.contains("bPxRfiCY"), "{shown}");
+        // URL-encoded ('/' as %2F), as it appears in a query string or form body.
+        let encoded = "wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY";
+        let shown = scrub(&format!("body: secret={encoded}&x=1"));
+        assert!(
+            !shown.contains("bPxRfiCY") && !shown.contains("wJalrXUtnFEMI"),
+            "{shown}"
+        );
+        // Split in two by a space (a tool wrapping its output).
+        let split = "wJalrXUtnFEMI/K7MDENG bPxRfiCYEXAMPLEKEY";
+        let shown = scrub(&format!("said: {split}."));
+        assert!(
+            !shown.contains("bPxRfiCY") && !shown.contains("wJalrXUtnFEMI"),
+            "{shown}"
+        );
+        // What must stay: words, key ids, names in CamelCase, paths, ARNs.
+        for kept in [
+            "the SSO session has expired; run aws sso login --profile Corp",
+            "key AKIAIOSFODNN7EXAMPLE is not valid",
+            "ProfileFileCredentialsProvider failed: WebIdentityTokenCredentialsProvider",
+            "/home/someone/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE) is a FIFO",
+            "arn:aws:iam::123456789012:role/DatabaseAccessRole",
+        ] {
+            assert_eq!(scrub(kept), kept);
+        }
     }
 
     #[test]

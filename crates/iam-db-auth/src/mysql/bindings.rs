@@ -276,6 +276,43 @@ pub const mysql_option_MARIADB_OPT_RPL_REGISTER_REPLICA: mysql_option = 7027;
 pub const mysql_option_MARIADB_OPT_STATUS_CALLBACK: mysql_option = 7028;
 pub const mysql_option_MARIADB_OPT_SERVER_PLUGINS: mysql_option = 7029;
 pub type mysql_option = ::std::os::raw::c_uint;
+pub const mariadb_value_MARIADB_CHARSET_ID: mariadb_value = 0;
+pub const mariadb_value_MARIADB_CHARSET_NAME: mariadb_value = 1;
+pub const mariadb_value_MARIADB_CLIENT_ERRORS: mariadb_value = 2;
+pub const mariadb_value_MARIADB_CLIENT_VERSION: mariadb_value = 3;
+pub const mariadb_value_MARIADB_CLIENT_VERSION_ID: mariadb_value = 4;
+pub const mariadb_value_MARIADB_CONNECTION_ASYNC_TIMEOUT: mariadb_value = 5;
+pub const mariadb_value_MARIADB_CONNECTION_ASYNC_TIMEOUT_MS: mariadb_value = 6;
+pub const mariadb_value_MARIADB_CONNECTION_MARIADB_CHARSET_INFO: mariadb_value = 7;
+pub const mariadb_value_MARIADB_CONNECTION_ERROR: mariadb_value = 8;
+pub const mariadb_value_MARIADB_CONNECTION_ERROR_ID: mariadb_value = 9;
+pub const mariadb_value_MARIADB_CONNECTION_HOST: mariadb_value = 10;
+pub const mariadb_value_MARIADB_CONNECTION_INFO: mariadb_value = 11;
+pub const mariadb_value_MARIADB_CONNECTION_PORT: mariadb_value = 12;
+pub const mariadb_value_MARIADB_CONNECTION_PROTOCOL_VERSION_ID: mariadb_value = 13;
+pub const mariadb_value_MARIADB_CONNECTION_PVIO_TYPE: mariadb_value = 14;
+pub const mariadb_value_MARIADB_CONNECTION_SCHEMA: mariadb_value = 15;
+pub const mariadb_value_MARIADB_CONNECTION_SERVER_TYPE: mariadb_value = 16;
+pub const mariadb_value_MARIADB_CONNECTION_SERVER_VERSION: mariadb_value = 17;
+pub const mariadb_value_MARIADB_CONNECTION_SERVER_VERSION_ID: mariadb_value = 18;
+pub const mariadb_value_MARIADB_CONNECTION_SOCKET: mariadb_value = 19;
+pub const mariadb_value_MARIADB_CONNECTION_SQLSTATE: mariadb_value = 20;
+pub const mariadb_value_MARIADB_CONNECTION_SSL_CIPHER: mariadb_value = 21;
+pub const mariadb_value_MARIADB_TLS_LIBRARY: mariadb_value = 22;
+pub const mariadb_value_MARIADB_CONNECTION_TLS_VERSION: mariadb_value = 23;
+pub const mariadb_value_MARIADB_CONNECTION_TLS_VERSION_ID: mariadb_value = 24;
+pub const mariadb_value_MARIADB_CONNECTION_TYPE: mariadb_value = 25;
+pub const mariadb_value_MARIADB_CONNECTION_UNIX_SOCKET: mariadb_value = 26;
+pub const mariadb_value_MARIADB_CONNECTION_USER: mariadb_value = 27;
+pub const mariadb_value_MARIADB_MAX_ALLOWED_PACKET: mariadb_value = 28;
+pub const mariadb_value_MARIADB_NET_BUFFER_LENGTH: mariadb_value = 29;
+pub const mariadb_value_MARIADB_CONNECTION_SERVER_STATUS: mariadb_value = 30;
+pub const mariadb_value_MARIADB_CONNECTION_SERVER_CAPABILITIES: mariadb_value = 31;
+pub const mariadb_value_MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES: mariadb_value = 32;
+pub const mariadb_value_MARIADB_CONNECTION_CLIENT_CAPABILITIES: mariadb_value = 33;
+pub const mariadb_value_MARIADB_CONNECTION_BYTES_READ: mariadb_value = 34;
+pub const mariadb_value_MARIADB_CONNECTION_BYTES_SENT: mariadb_value = 35;
+pub type mariadb_value = ::std::os::raw::c_uint;
 pub const mysql_status_MYSQL_STATUS_READY: mysql_status = 0;
 pub const mysql_status_MYSQL_STATUS_GET_RESULT: mysql_status = 1;
 pub const mysql_status_MYSQL_STATUS_USE_RESULT: mysql_status = 2;
@@ -664,6 +701,27 @@ const _: () = {
     ][::std::mem::align_of::<st_mariadb_methods>() - 8usize];
 };
 pub type uchar = ::std::os::raw::c_uchar;
+#[repr(C)]
+pub struct st_ma_pvio_tls {
+    pub data: *mut ::std::os::raw::c_void,
+    pub pvio: *mut MARIADB_PVIO,
+    pub ssl: *mut ::std::os::raw::c_void,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of st_ma_pvio_tls"][::std::mem::size_of::<st_ma_pvio_tls>() - 24usize];
+    ["Alignment of st_ma_pvio_tls"][::std::mem::align_of::<st_ma_pvio_tls>() - 8usize];
+    [
+        "Offset of field: st_ma_pvio_tls::data",
+    ][::std::mem::offset_of!(st_ma_pvio_tls, data) - 0usize];
+    [
+        "Offset of field: st_ma_pvio_tls::pvio",
+    ][::std::mem::offset_of!(st_ma_pvio_tls, pvio) - 8usize];
+    [
+        "Offset of field: st_ma_pvio_tls::ssl",
+    ][::std::mem::offset_of!(st_ma_pvio_tls, ssl) - 16usize];
+};
+pub type MARIADB_TLS = st_ma_pvio_tls;
 pub type PVIO_METHODS = st_ma_pvio_methods;
 pub const enum_pvio_type_PVIO_TYPE_UNIXSOCKET: enum_pvio_type = 0;
 pub const enum_pvio_type_PVIO_TYPE_SOCKET: enum_pvio_type = 1;
@@ -679,7 +737,7 @@ pub struct st_ma_pvio {
     pub type_: enum_pvio_type,
     pub timeout: [::std::os::raw::c_int; 3usize],
     pub ssl_type: ::std::os::raw::c_int,
-    pub ctls: *mut ::std::os::raw::c_void,
+    pub ctls: *mut MARIADB_TLS,
     pub mysql: *mut MYSQL,
     pub methods: *mut PVIO_METHODS,
     pub set_error: ::std::option::Option<

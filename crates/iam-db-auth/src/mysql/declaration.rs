@@ -109,7 +109,8 @@ unsafe extern "C" fn authenticate_user(vio: *mut MYSQL_PLUGIN_VIO, mysql: *mut M
 unsafe fn authenticate(vio: *mut MYSQL_PLUGIN_VIO, mysql: *mut MYSQL) -> Result<(), Failure> {
     // SAFETY: forwarded contract; the borrowed strings live through the call.
     let conn = unsafe { connection::read(mysql) };
-    let secret = login::secret_for(&conn, crate::config::env_defaults(), |request| {
+    let trust = login::Trust::of_this_process();
+    let secret = login::secret_for(&conn, crate::config::env_defaults(), &trust, |request| {
         crate::engine::token_for(request)
     })
     .map_err(Failure::Refused)?;

@@ -32,7 +32,6 @@ use super::signals::Blocked;
 use super::{EXIT_FAILURE, EXIT_USAGE, print_error};
 use clap::Args;
 use edit::{Failure, write_entries};
-use iam_db_auth::config;
 use passfile::default_path;
 use report::{Log, check_system_libpq, report};
 use std::path::{Path, PathBuf};
@@ -72,13 +71,14 @@ pub struct PgpassArgs {
     #[arg(long)]
     region: Option<String>,
     /// AWS profile to take credentials from [default: IAM_DB_AUTH_PROFILE, else the default chain]
-    #[arg(long, env = config::PROFILE_ENV)]
+    #[arg(long)]
     profile: Option<String>,
     /// Sign for this host instead of the entry's host (tunnels, port-forwards)
-    #[arg(long, env = config::SIGNING_HOST_ENV)]
+    /// [default: IAM_DB_AUTH_SIGNING_HOST]
+    #[arg(long)]
     signing_host: Option<String>,
-    /// Sign for this port instead of the entry's port
-    #[arg(long, env = config::SIGNING_PORT_ENV)]
+    /// Sign for this port instead of the entry's port [default: IAM_DB_AUTH_SIGNING_PORT]
+    #[arg(long)]
     signing_port: Option<u16>,
     /// Token kind (for targets that do not set one): auto picks DSQL for Aurora DSQL endpoints
     /// (the admin token for user admin) and RDS otherwise
@@ -156,6 +156,11 @@ pub fn run(args: &PgpassArgs) -> ExitCode {
         stamp: args.watch,
     };
     check_system_libpq(&log);
+    if let Some(first) = targets.first() {
+        log.info(&super::libpq_tls::passfile_note(
+            first.request().effective_signing_host(),
+        ));
+    }
     match blocked {
         None => once(&path, &targets, &log),
         Some(blocked) => watch::watch(args, &path, &targets, &blocked, &log),

@@ -8,6 +8,7 @@ use crate::cli::login_kind::LoginKind;
 use crate::pgpass::EntryKey;
 use crate::pgpass::conninfo;
 use iam_db_auth::TokenRequest;
+use iam_db_auth::config;
 use std::path::Path;
 
 /// One entry to keep: where it points and how its token is made.
@@ -55,6 +56,28 @@ impl Target {
         self.signing_port = self.signing_port.or(args.signing_port);
         self.kind = self.kind.or(Some(args.kind));
         self
+    }
+
+    /// Completes what is still unset from the shared settings (`IAM_DB_AUTH_*`), through the
+    /// step every door takes (`EnvDefaults::apply`).
+    fn with_settings(mut self) -> Result<Target, String> {
+        let base = TokenRequest {
+            profile: self.profile.as_deref(),
+            signing_host: self.signing_host.as_deref(),
+            signing_port: self.signing_port,
+            ..TokenRequest::new(&self.host, self.port, &self.user)
+        };
+        let settled = config::env_defaults()
+            .apply(base)
+            .map_err(|e| e.message().to_string())?;
+        let (profile, signing_host, signing_port) = (
+            settled.profile.map(str::to_owned),
+            settled.signing_host.map(str::to_owned),
+            settled.signing_port,
+        );
+        (self.profile, self.signing_host, self.signing_port) =
+            (profile, signing_host, signing_port);
+        Ok(self)
     }
 }
 
@@ -173,7 +196,10 @@ pub(super) fn collect_targets(args: &PgpassArgs) -> Result<Vec<Target>, String> 
     if targets.is_empty() {
         return Err("no entry to write: pass --host and --user, --target or --targets-file".into());
     }
-    let targets: Vec<Target> = targets.into_iter().map(|t| t.with_defaults(args)).collect();
+    let targets = targets
+        .into_iter()
+        .map(|t| t.with_defaults(args).with_settings())
+        .collect::<Result<Vec<Target>, String>>()?;
     for (i, t) in targets.iter().enumerate() {
         let key = t.key()?;
         t.request().validate().map_err(|e| format!("{key}: {e}"))?;

@@ -1,11 +1,15 @@
 //! The credential sources of one chain, in aws-config's order, one file per source's builder:
 //! `environment.rs` (read directly, first), `profile.rs` (the shared files, rebuilt when they
-//! change), `web_identity.rs`, `container.rs` (ECS/EKS), `imds.rs` (EC2 instance metadata).
+//! change), `web_identity.rs`, `container.rs` (ECS/EKS, our own bounded client), `imds.rs` (EC2
+//! instance metadata). `process.rs` runs a profile's `credential_process` bounded;
+//! `document.rs` parses the credentials JSON of both.
 //! Here: what a source is, the back-off of the network ones, and the configuration they share.
 
 pub(crate) mod container;
+mod document;
 pub(crate) mod environment;
 pub(crate) mod imds;
+pub(crate) mod process;
 pub(crate) mod profile;
 pub(crate) mod web_identity;
 

@@ -4,24 +4,113 @@
 //! aws-config's profile provider parses the files once and keeps its first failure for ever.
 
 use super::Source;
-use crate::credentials::files::FilesStamp;
+use crate::credentials::files::{FilesStamp, read_shared_files};
 use crate::log::{Level, log_at};
 use aws_config::profile::ProfileFileCredentialsProvider;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use std::sync::{Arc, Mutex};
 
-/// The profile source for `profile` (`None`: `AWS_PROFILE`, else `default`).
+/// The profile source for `profile` (`None`: `AWS_PROFILE`, else `default`), built from the
+/// files' contents as read now; a file that cannot be read makes a source that fails saying so.
 fn build(profile: Option<&str>) -> Source {
+    let aws_profile = std::env::var("AWS_PROFILE").ok();
+    let label = label(profile, aws_profile.as_deref());
+    let files = match read_shared_files() {
+        Ok(files) => files,
+        Err(problem) => {
+            return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
+        }
+    };
+    let selected = inspect(&files, profile);
+    if let Some(problem) = selected.token_file.and_then(|path| {
+        super::web_identity::token_file_problem(Some(path.into()), "web_identity_token_file")
+    }) {
+        return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
+    }
+    if let Some(command) = selected.process {
+        return Source::new(
+            label,
+            SharedCredentialsProvider::new(super::process::CredentialProcess::new(&command)),
+        );
+    }
     let config = super::provider_config(profile);
-    let mut builder = ProfileFileCredentialsProvider::builder().configure(&config);
+    let mut builder = ProfileFileCredentialsProvider::builder()
+        .configure(&config)
+        .profile_files(files);
     if let Some(name) = profile {
         builder = builder.profile_name(name);
     }
-    let aws_profile = std::env::var("AWS_PROFILE").ok();
-    Source::new(
-        label(profile, aws_profile.as_deref()),
-        SharedCredentialsProvider::new(builder.build()),
-    )
+    Source::new(label, SharedCredentialsProvider::new(builder.build()))
+}
+
+/// What the selected profile asks for that we handle ourselves.
+#[derive(Default)]
+struct Selected {
+    /// Its `credential_process`, when that is the profile's own source (no role, SSO, web
+    /// identity or login session before it in aws-config's order): we run it ourselves,
+    /// bounded (`process.rs`). A tool behind a role's `source_profile` is still run by
+    /// aws-config.
+    process: Option<String>,
+    /// Its `web_identity_token_file`, checked with the bounded reader before aws-config reads it.
+    token_file: Option<String>,
+}
+
+/// The selected profile's settings that we handle ourselves.
+#[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`
+fn inspect(
+    files: &aws_config::profile::profile_file::ProfileFiles,
+    profile: Option<&str>,
+) -> Selected {
+    use aws_types::os_shim_internal::{Env, Fs};
+    use futures_util::FutureExt as _;
+    const BEFORE_PROCESS: [&str; 10] = [
+        "role_arn",
+        "credential_source",
+        "web_identity_token_file",
+        "sso_account_id",
+        "sso_region",
+        "sso_role_name",
+        "sso_start_url",
+        "sso_session",
+        "login_session",
+        "source_profile",
+    ];
+    let override_name = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
+    // Given contents only, the parser reads no file: it answers on the first poll.
+    let Some(Ok(set)) =
+        aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, override_name)
+            .now_or_never()
+    else {
+        return Selected::default();
+    };
+    let Some(section) = set.get_profile(set.selected_profile()) else {
+        return Selected::default();
+    };
+    let process = if BEFORE_PROCESS.iter().any(|key| section.get(key).is_some()) {
+        None
+    } else {
+        section.get("credential_process").map(str::to_string)
+    };
+    Selected {
+        process,
+        token_file: section.get("web_identity_token_file").map(str::to_string),
+    }
+}
+
+/// The source when a shared file cannot be read: it fails with the reason.
+#[derive(Debug)]
+struct Unreadable(String);
+
+impl ProvideCredentials for Unreadable {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Err(CredentialsError::invalid_configuration(
+            self.0.clone(),
+        )))
+    }
 }
 
 /// The source's name in messages: the profile asked for, else `AWS_PROFILE`'s, else `default`.
