@@ -1,7 +1,7 @@
 /*
  * A 1.0 program: written and compiled against the 1.0 header (iam_db_auth-1.0.h, frozen),
  * run against the current library. What 1.0 added (the version macros, the sized options
- * initialiser, iam_token_create and its failure object) must keep working for it
+ * initialiser, iam_token_create and its failure object, iam_ca_file) must keep working for it
  * (docs/c-api.md, "ABI policy").
  *
  * Run like c-tests/test_api.c (demo credentials in the environment, no AWS files, metadata
@@ -124,12 +124,22 @@ static void test_failure(void) {
           "the sized initialiser refuses NULL");
 }
 
+static void test_ca_file(void) {
+    const char *ca = iam_ca_file();
+    FILE *file = ca != NULL ? fopen(ca, "r") : NULL;
+    CHECK(file != NULL, "iam_ca_file names a readable CA file");
+    if (file != NULL) {
+        fclose(file);
+    }
+}
+
 int main(int argc, char **argv) {
     tokens_out = argc > 1 ? fopen(argv[1], "w") : NULL;
     printf("%s header, library %s\n", IAM_DB_AUTH_VERSION, iam_version());
     test_versions();
     test_create();
     test_failure();
+    test_ca_file();
     if (tokens_out != NULL) {
         fclose(tokens_out);
     }

@@ -170,6 +170,16 @@ typedef enum iam_error {
    */
   IAM_ERROR_INSECURE_CONNECTION = 30,
   /**
+   * The server's TLS certificate did not prove it is the endpoint the token is for (no
+   * trusted chain, or not valid for the name); no token was sent.
+   */
+  IAM_ERROR_UNTRUSTED_SERVER = 31,
+  /**
+   * The CA certificates to verify servers with could not be read (a configured file is
+   * missing, unreadable or holds no certificate).
+   */
+  IAM_ERROR_CA_UNAVAILABLE = 32,
+  /**
    * A bug: a panic was caught at the boundary, or an invariant did not hold.
    */
   IAM_ERROR_INTERNAL = 99,
@@ -370,6 +380,19 @@ void iam_cache_clear(void);
  * `IAM_DB_AUTH_VERSION`. Static; never NULL. Never blocks.
  */
 const char *iam_version(void);
+
+/**
+ * The CA file (PEM) to verify database servers with when a connection names none:
+ * `IAM_DB_AUTH_CA_FILE`, else the copy `iam-db-auth ca update` wrote (per-user, then system
+ * cache), else the installed RDS bundle, else the RDS bundle built into the library, written
+ * out to a file. For clients that take a path, such as libpq's `sslrootcert`.
+ *
+ * Returns NULL on failure (`IAM_DB_AUTH_CA_FILE` names a file that cannot be read, or the
+ * built-in bundle cannot be written anywhere), with the error recorded as for the other
+ * calls. The string belongs to the library and stays valid until the next `iam_ca_file` call
+ * on the same thread; copy it to keep it.
+ */
+const char *iam_ca_file(void);
 
 /**
  * The code of a failure; `IAM_ERROR_OK` for NULL (no failure). Never blocks.
