@@ -1,7 +1,8 @@
 /*
  * A program as a user of an installed iam-db-auth writes it: <iam_db_auth.h> from the include
  * path and the library from pkg-config (scripts/tests/65-install.sh builds it dynamically and
- * statically). Prints the library's version and writes one token to argv[1].
+ * statically). Prints the library's version and the CA file it finds, and writes one token to
+ * argv[1].
  */
 #include <iam_db_auth.h>
 
@@ -33,5 +34,7 @@ int main(int argc, char **argv) {
     }
     iam_token_free(token);
     printf("header %s, library %s: a token\n", IAM_DB_AUTH_VERSION, iam_version());
+    const char *ca = iam_ca_file();
+    printf("ca: %s\n", ca != NULL ? ca : iam_last_error_message());
     return 0;
 }

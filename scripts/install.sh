@@ -19,8 +19,10 @@
 #
 # The library, its links, the static library, the .pc file and the header come from cargo-c
 # (`cargo cinstall`; install it with `cargo install cargo-c@0.10.24 --locked`), configured in
-# crates/iam-db-auth/Cargo.toml; the CLI from `cargo build --release`; the man pages and
-# completions from the CLI itself (`iam-db-auth generate-man DIR`, `completions SHELL`).
+# crates/iam-db-auth/Cargo.toml; the CLI from cargo, in the same build tree (target/capi); the
+# man pages and completions from the CLI itself (`iam-db-auth generate-man DIR`,
+# `completions SHELL`). Both the library and the CLI are built to look for the CA bundle where
+# this install puts it (IAM_DB_AUTH_CA_INSTALLED, read at build time by src/ca/lookup.rs).
 #
 # Everything is staged in a scratch directory first, so a failed build installs nothing.
 # Installing over an earlier install removes the earlier one's files first (its manifest).
@@ -98,18 +100,19 @@ trap 'rm -rf "$stage"' EXIT
 tree="$stage/tree" manifest="$stage/manifest"
 into="$tree$prefix"
 
+[[ -f certs/rds-global-bundle.pem ]] || die "certs/rds-global-bundle.pem is missing from this tree"
+export IAM_DB_AUTH_CA_INSTALLED="$prefix/share/iam-db-auth/rds-global-bundle.pem"
+# A build tree of its own: cargo-c always passes --target, which builds the host's build
+# scripts and proc-macros into target/release differently, and the CA path differs from a plain
+# build's; sharing target/release made the next `cargo build --release` rebuild the workspace.
+build_dir="${CARGO_TARGET_DIR:-$ROOT/target}/capi"
+host="$(rustc -vV | sed -n 's/^host: //p')"
 say "the library, its links, the static library, iam-db-auth.pc and the header (cargo cinstall)"
-# Its own target directory: cargo-c always passes --target, which builds the host's build
-# scripts and proc-macros into target/release differently and made the next plain
-# `cargo build --release` rebuild the workspace.
 cargo cinstall --release --locked -p iam-db-auth --prefix "$prefix" --libdir "$prefix/lib" \
-  --includedir "$prefix/include" --destdir "$tree" --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}/capi"
-# The CLI: the same build as `cargo build --release --locked` (README, stage 30), so a tree
-# built that way is reused as is (building the package alone would unify features differently
-# and relink it).
-say "the CLI (cargo build --release)"
-cargo build --release --locked --quiet
-install -D -m 0755 "${CARGO_TARGET_DIR:-$ROOT/target}/release/iam-db-auth" "$into/bin/iam-db-auth"
+  --includedir "$prefix/include" --destdir "$tree" --target "$host" --target-dir "$build_dir"
+say "the CLI (cargo build, beside the library's build)"
+cargo build --release --locked --quiet -p iam-db-auth-cli --target "$host" --target-dir "$build_dir"
+install -D -m 0755 "$build_dir/$host/release/iam-db-auth" "$into/bin/iam-db-auth"
 say "man pages and shell completions (from the CLI)"
 "$into/bin/iam-db-auth" generate-man "$into/share/man/man1"
 install -d "$into/share/bash-completion/completions" "$into/share/zsh/site-functions" \
@@ -117,13 +120,7 @@ install -d "$into/share/bash-completion/completions" "$into/share/zsh/site-funct
 "$into/bin/iam-db-auth" completions bash >"$into/share/bash-completion/completions/iam-db-auth"
 "$into/bin/iam-db-auth" completions zsh >"$into/share/zsh/site-functions/_iam-db-auth"
 "$into/bin/iam-db-auth" completions fish >"$into/share/fish/vendor_completions.d/iam-db-auth.fish"
-if [[ -f certs/rds-global-bundle.pem ]]; then
-  install -D -m 0644 certs/rds-global-bundle.pem "$into/share/iam-db-auth/rds-global-bundle.pem"
-else
-  # TODO(CA bundle): certs/rds-global-bundle.pem is not in this tree yet (another branch adds
-  # it); once it is, it is installed by the branch above. Nothing else to change here.
-  echo "warning: certs/rds-global-bundle.pem not in this tree: the RDS CA bundle is not installed" >&2
-fi
+install -D -m 0644 certs/rds-global-bundle.pem "$into/share/iam-db-auth/rds-global-bundle.pem"
 
 if [[ -f "$root/$MANIFEST_REL" ]]; then
   say "removing the earlier install's files (its manifest)"

@@ -53,12 +53,12 @@ bash -n "$prefix/share/bash-completion/completions/iam-db-auth" || die "the bash
 grep -q "pgpass" "$prefix/share/bash-completion/completions/iam-db-auth" || die "the bash completion lacks subcommands"
 [[ -s "$prefix/share/zsh/site-functions/_iam-db-auth" && -s "$prefix/share/fish/vendor_completions.d/iam-db-auth.fish" ]] ||
   die "zsh or fish completion missing"
-if [[ -f certs/rds-global-bundle.pem ]]; then
-  cmp -s certs/rds-global-bundle.pem "$prefix/share/iam-db-auth/rds-global-bundle.pem" || die "the CA bundle is not installed"
-else
-  # TODO(CA bundle): certs/ is not on this branch yet; once it is, the check above runs.
-  echo "warning: certs/rds-global-bundle.pem is not in this tree: CA bundle not checked" >&2
-fi
+cmp -s certs/rds-global-bundle.pem "$prefix/share/iam-db-auth/rds-global-bundle.pem" || die "the CA bundle is not installed"
+# The library and the CLI find the installed bundle (no CA_FILE, no cached copy: an empty cache).
+mkdir -p "$out/empty-cache"
+ca_env=(isolated_aws_env XDG_CACHE_HOME="$out/empty-cache" HOME="$out/empty-cache")
+[[ "$("${ca_env[@]}" "$prefix/bin/iam-db-auth" ca path)" == "$prefix/share/iam-db-auth/rds-global-bundle.pem" ]] ||
+  die "iam-db-auth ca path does not give the installed bundle: $("${ca_env[@]}" "$prefix/bin/iam-db-auth" ca path 2>&1)"
 
 say "pkg-config: $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --modversion iam-db-auth)"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
@@ -76,12 +76,14 @@ cc -std=c11 -Wall -Wextra -Wpedantic -Werror c-tests/installed_app.c -o "$out/st
 if readelf -d "$out/static" | grep -q "NEEDED.*libiam_db_auth"; then die "the static program needs the shared library"; fi
 write_keystore "$out/keystore"
 for program in dynamic static; do
-  isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" \
+  "${ca_env[@]}" AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" \
     "$out/$program" "$out/$program.tokens" >"$out/$program.log" || { cat "$out/$program.log"; die "$program program failed"; }
+  grep -qxF "ca: $prefix/share/iam-db-auth/rds-global-bundle.pem" "$out/$program.log" ||
+    { cat "$out/$program.log"; die "the $program program's library does not find the installed CA bundle"; }
   token="$(head -n 1 "$out/$program.tokens")"
   printf '%s' "$token" | "$prefix/bin/iam-db-auth" verify --keystore "$out/keystore" \
     --endpoint "${token%%/?*}" --region us-east-1 --user installed_app || die "the verifier refused the $program program's token"
-  say "$program: $(cat "$out/$program.log"), verified"
+  say "$program: $(head -n 1 "$out/$program.log"), verified; it finds the installed CA bundle"
 done
 
 say "mysql-plugin install from the tree"
