@@ -287,6 +287,47 @@ static void last_error_on_a_fresh_thread(void) {
     CHECK(ok != NULL, "last error on a thread that never called: IAM_ERROR_OK and \"\", never NULL");
 }
 
+/* The same-call error shape: iam_token_create and the sized initialiser with bad arguments. */
+static void create_and_init_sized(void) {
+    iam_token_options o;
+    CHECK(iam_token_options_init_sized(NULL, sizeof o) == IAM_ERROR_NULL_ARGUMENT,
+          "iam_token_options_init_sized(NULL): IAM_ERROR_NULL_ARGUMENT");
+    size_t sizes[] = {0, 4, sizeof(void *), sizeof o - 8, sizeof o + 4 - 8};
+    int refused = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        refused &= iam_token_options_init_sized(&o, sizes[i]) == IAM_ERROR_INVALID_OPTIONS && message_ok();
+    }
+    CHECK(refused, "iam_token_options_init_sized with a size no header had: IAM_ERROR_INVALID_OPTIONS");
+
+    char *token = NULL;
+    iam_failure *failure = NULL;
+    CHECK(iam_token_create(NULL, &token, &failure) == IAM_ERROR_NULL_ARGUMENT && token == NULL &&
+              iam_failure_code(failure) == IAM_ERROR_NULL_ARGUMENT &&
+              strstr(iam_failure_message(failure), "options is NULL") != NULL,
+          "iam_token_create: NULL options, in the failure");
+    iam_failure_free(failure);
+    o = base();
+    failure = NULL;
+    CHECK(iam_token_create(&o, NULL, &failure) == IAM_ERROR_NULL_ARGUMENT &&
+              strstr(iam_failure_message(failure), "token_out is NULL") != NULL,
+          "iam_token_create: NULL token_out");
+    iam_failure_free(failure);
+    o.host = "";
+    CHECK(iam_token_create(&o, &token, NULL) == IAM_ERROR_INVALID_HOST && token == NULL && message_ok(),
+          "iam_token_create: failing with NULL failure_out: the code, nothing written");
+    o = base();
+    o.struct_size = 4;
+    failure = NULL;
+    CHECK(iam_token_create(&o, &token, &failure) == IAM_ERROR_INVALID_OPTIONS && token == NULL &&
+              strstr(iam_failure_message(failure), "struct_size is 4") != NULL,
+          "iam_token_create: struct_size 4");
+    iam_failure_free(failure);
+    CHECK(iam_failure_code(NULL) == IAM_ERROR_OK && strcmp(iam_failure_message(NULL), "") == 0,
+          "iam_failure_code / iam_failure_message of NULL: IAM_ERROR_OK and \"\"");
+    iam_failure_free(NULL);
+    CHECK(1, "iam_failure_free(NULL): nothing happens");
+}
+
 int main(void) {
     nulls();
     empty_strings();
@@ -297,6 +338,7 @@ int main(void) {
     regions();
     profiles();
     options();
+    create_and_init_sized();
     error_codes();
     last_error_on_a_fresh_thread();
     printf("%d passed, %d failed\n", passed, failed);

@@ -85,6 +85,7 @@ fi
 "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/bench/requirements.txt
 say "building the release library and CLI"
 cargo build --release --quiet
+soname_link
 mkdir -p "$OUT/bin"
 cc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -I"$ROOT/include" scripts/bench/threads.c \
   -o "$OUT/bin/threads" -L"$ROOT/target/release" -liam_db_auth -Wl,-rpath,"$ROOT/target/release" -lpthread

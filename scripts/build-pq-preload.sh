@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 [[ -f "$LIB" ]] || cargo build --release --quiet || die "cargo build --release failed"
+soname_link
 OUT="$ROOT/target/release/libiam_db_auth_pq.so"
 SRC="$ROOT/pq-preload/iam_pq_preload.c"
 # No -Wpedantic: dlsym hands back functions as void *, which POSIX allows and ISO C does not.

@@ -8,13 +8,25 @@ LIB="$ROOT/target/release/libiam_db_auth.so"
 VENV="$ROOT/.venv"
 mkdir -p "$WORK"
 
+# Makes a build tree's library loadable by programs linked against it (-L DIR -liam_db_auth):
+# they record the library's SONAME (libiam_db_auth.so.1) and the dynamic loader looks for that
+# name, while cargo writes only libiam_db_auth.so. Links the SONAME to it in DIR (default: the
+# release tree); idempotent.
+soname_link() {
+  local dir="${1:-$ROOT/target/release}" soname
+  soname="$(objdump -p "$dir/libiam_db_auth.so" | awk '$1 == "SONAME" { print $2 }')" ||
+    die "cannot read the SONAME of $dir/libiam_db_auth.so"
+  [[ "$soname" == libiam_db_auth.so.* ]] || die "$dir/libiam_db_auth.so has SONAME '$soname'"
+  ln -sfn libiam_db_auth.so "$dir/$soname"
+}
+
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Runs the rest of the command line with no AWS settings from the caller's environment, no
 # real metadata endpoint and no shared config files: tests see only what they set up.
 isolated_aws_env() {
-  local vars=()
+  local vars=() name
   while IFS='=' read -r name _; do
     case "$name" in AWS_*|IAM_DB_AUTH_*) vars+=("-u" "$name") ;; esac
   done < <(env)

@@ -2,40 +2,14 @@
 //
 // Usage: go run . HOST PORT USER [REGION]
 // Build flags: CGO_CFLAGS=-I<repo>/include CGO_LDFLAGS="-L<repo>/target/release -liam_db_auth"
+// (or, installed: CGO_CFLAGS="$(pkg-config --cflags iam-db-auth)" CGO_LDFLAGS="$(pkg-config --libs iam-db-auth)").
 package main
-
-/*
-#cgo LDFLAGS: -liam_db_auth
-#include <stdlib.h>
-#include "iam_db_auth.h"
-*/
-import "C"
 
 import (
 	"fmt"
 	"os"
 	"strconv"
-	"unsafe"
 )
-
-// Token returns a token for user at host:port; region "" means infer or configured.
-func Token(host string, port uint16, user, region string) (string, error) {
-	cHost := C.CString(host)
-	defer C.free(unsafe.Pointer(cHost))
-	cUser := C.CString(user)
-	defer C.free(unsafe.Pointer(cUser))
-	var cRegion *C.char
-	if region != "" {
-		cRegion = C.CString(region)
-		defer C.free(unsafe.Pointer(cRegion))
-	}
-	token := C.iam_token_get(cHost, C.uint16_t(port), cRegion, cUser)
-	if token == nil {
-		return "", fmt.Errorf("%s (iam_error %d)", C.GoString(C.iam_last_error_message()), int(C.iam_last_error_code()))
-	}
-	defer C.iam_token_free(token)
-	return C.GoString(token), nil
-}
 
 func main() {
 	if len(os.Args) != 4 && len(os.Args) != 5 {

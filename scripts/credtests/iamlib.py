@@ -36,49 +36,59 @@ class TokenError(Exception):
 
 
 class Lib:
+    """The library through ctypes, errors from the call that failed (iam_token_create's
+    iam_failure object), as every binding of ours gets them."""
+
     def __init__(self, path: str | None = None):
         path = path or os.environ["IAM_DB_AUTH_LIB"]
         lib = ctypes.CDLL(path)
-        lib.iam_token_get.restype = ctypes.c_void_p
-        lib.iam_token_get.argtypes = [ctypes.c_char_p, ctypes.c_uint16, ctypes.c_char_p, ctypes.c_char_p]
-        lib.iam_token_get_ext.restype = ctypes.c_void_p
-        lib.iam_token_get_ext.argtypes = [ctypes.POINTER(IamTokenOptions)]
-        lib.iam_token_options_init.restype = None
-        lib.iam_token_options_init.argtypes = [ctypes.POINTER(IamTokenOptions)]
+        lib.iam_token_options_init_sized.restype = ctypes.c_int
+        lib.iam_token_options_init_sized.argtypes = [ctypes.POINTER(IamTokenOptions), ctypes.c_size_t]
+        lib.iam_token_create.restype = ctypes.c_int
+        lib.iam_token_create.argtypes = [
+            ctypes.POINTER(IamTokenOptions),
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(ctypes.c_void_p),
+        ]
         lib.iam_token_free.restype = None
         lib.iam_token_free.argtypes = [ctypes.c_void_p]
-        lib.iam_last_error_code.restype = ctypes.c_int
-        lib.iam_last_error_message.restype = ctypes.c_char_p
+        lib.iam_failure_message.restype = ctypes.c_char_p
+        lib.iam_failure_message.argtypes = [ctypes.c_void_p]
+        lib.iam_failure_free.restype = None
+        lib.iam_failure_free.argtypes = [ctypes.c_void_p]
         lib.iam_cache_clear.restype = None
         self.lib = lib
-        if ctypes.sizeof(IamTokenOptions) != self._c_size():
-            raise RuntimeError("IamTokenOptions does not match the library's struct")
 
-    def _c_size(self) -> int:
+    def _options(self) -> IamTokenOptions:
         opts = IamTokenOptions()
-        self.lib.iam_token_options_init(ctypes.byref(opts))
-        return opts.struct_size
+        code = self.lib.iam_token_options_init_sized(ctypes.byref(opts), ctypes.sizeof(opts))
+        if code != 0:
+            raise RuntimeError(f"IamTokenOptions does not match the library's struct (iam_error {code})")
+        return opts
 
-    def _take(self, ptr) -> str:
-        if not ptr:
-            raise TokenError(self.lib.iam_last_error_code(), self.lib.iam_last_error_message().decode())
+    def _create(self, opts: IamTokenOptions) -> str:
+        token, failure = ctypes.c_void_p(), ctypes.c_void_p()
+        code = self.lib.iam_token_create(ctypes.byref(opts), ctypes.byref(token), ctypes.byref(failure))
+        if code != 0:
+            try:
+                raise TokenError(code, self.lib.iam_failure_message(failure).decode())
+            finally:
+                self.lib.iam_failure_free(failure)
         try:
-            return ctypes.string_at(ptr).decode()
+            return ctypes.string_at(token).decode()
         finally:
-            self.lib.iam_token_free(ptr)
+            self.lib.iam_token_free(token)
 
     def token(self, host: str, port: int, user: str, region: str | None = None) -> str:
-        enc = lambda s: None if s is None else s.encode()  # noqa: E731
-        return self._take(self.lib.iam_token_get(enc(host), port, enc(region), enc(user)))
+        return self.token_ext(host, port, user, region)
 
     def token_ext(self, host, port, user, region=None, profile=None, flags=0) -> str:
-        opts = IamTokenOptions()
-        self.lib.iam_token_options_init(ctypes.byref(opts))
-        keep = [s.encode() if s else None for s in (host, user, region, profile)]
+        opts = self._options()
+        keep = [s.encode() if s is not None else None for s in (host, user, region, profile)]
         opts.host, opts.user, opts.region, opts.profile = keep
         opts.port = port
         opts.flags = flags
-        return self._take(self.lib.iam_token_get_ext(ctypes.byref(opts)))
+        return self._create(opts)
 
     def clear(self) -> None:
         self.lib.iam_cache_clear()

@@ -6,6 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 cargo build --release --locked --quiet
 test -f "$LIB" && test -x "$BIN"
+soname_link
 say "library: $(stat -c %s "$LIB") bytes stripped; binary: $(stat -c %s "$BIN") bytes"
 # The library must not depend on libmariadb or libpq (it is loaded inside their clients).
 if ldd "$LIB" | grep -Eq 'libmariadb|libmysqlclient|libpq'; then

@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 [[ -f "$LIB" ]] || cargo build --release --quiet
+soname_link
 
 out="$WORK/c-tests"; mkdir -p "$out"
 CFLAGS=(-std=c11 -O1 -g -Wall -Wextra -Wpedantic -Werror -I"$ROOT/include")
@@ -19,19 +20,57 @@ run_c() {
   isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" "$@"
 }
 
-run_c "$out/test_api" "$out/tokens.txt"
 write_keystore "$out/keystore"
-n=0
-while IFS= read -r token; do
-  endpoint="${token%%/?*}"
-  user="$(sed -E 's/.*[?&]DBUser=([^&]*).*/\1/' <<<"$token")"
-  region="$(sed -E 's/.*X-Amz-Credential=[^%]*%2F[0-9]{8}%2F([a-z0-9-]+)%2F.*/\1/' <<<"$token")"
-  printf '%s' "$token" | "$BIN" verify --keystore "$out/keystore" --endpoint "$endpoint" \
-    --region "$region" --user "$user" || die "the verifier refused a token from the C test"
-  n=$((n + 1))
-done <"$out/tokens.txt"
-((n >= 3)) || die "expected at least 3 tokens from the C test, got $n"
-say "verifier accepted $n tokens made through the C ABI"
+verify_tokens() { # file minimum-count what
+  local n=0 token endpoint user region
+  while IFS= read -r token; do
+    endpoint="${token%%/?*}"
+    user="$(sed -E 's/.*[?&]DBUser=([^&]*).*/\1/' <<<"$token")"
+    region="$(sed -E 's/.*X-Amz-Credential=[^%]*%2F[0-9]{8}%2F([a-z0-9-]+)%2F.*/\1/' <<<"$token")"
+    printf '%s' "$token" | "$BIN" verify --keystore "$out/keystore" --endpoint "$endpoint" \
+      --region "$region" --user "$user" || die "the verifier refused a token from $3"
+    n=$((n + 1))
+  done <"$1"
+  ((n >= $2)) || die "expected at least $2 tokens from $3, got $n"
+  say "verifier accepted $n tokens made by $3"
+}
+run_c "$out/test_api" "$out/tokens.txt"
+verify_tokens "$out/tokens.txt" 3 test_api
+
+# What the library exports: the functions its header declares and the MariaDB plugin's
+# declaration, nothing else (no Rust symbol, no rust_eh_personality for a host to bind to).
+exported="$(nm -D --defined-only "$LIB" | awk '{ print $NF }' | sed 's/@.*//' | sort -u)"
+declared="$( { sed -nE 's/^[a-z][a-z0-9_ *]*[ *](iam_[a-z0-9_]+)\(.*/\1/p' include/iam_db_auth.h
+  echo _mysql_client_plugin_declaration_; } | sort -u)"
+if [[ "$exported" != "$declared" ]]; then
+  diff <(echo "$declared") <(echo "$exported") | sed 's/^/  /' >&2 || true
+  die "the library's dynamic symbols differ from the header's functions (< declared only, > exported only)"
+fi
+say "exports: $(wc -l <<<"$exported") symbols, each declared in the header (or the plugin declaration)"
+
+soname="$(objdump -p "$LIB" | awk '$1 == "SONAME" { print $2 }')"
+major="$(sed -nE 's/^#define IAM_DB_AUTH_VERSION_MAJOR ([0-9]+)$/\1/p' include/iam_db_auth.h)"
+[[ -n "$major" && "$soname" == "libiam_db_auth.so.$major" ]] ||
+  die "SONAME '$soname' is not libiam_db_auth.so.<major version of the header> ($major)"
+say "SONAME: $soname"
+# The header of the version being built is frozen as released (c-tests/abi/iam_db_auth-M.N.h):
+# any change to it but the patch number needs a new minor version and a new frozen copy.
+frozen="c-tests/abi/iam_db_auth-$major.$(sed -nE 's/^#define IAM_DB_AUTH_VERSION_MINOR ([0-9]+)$/\1/p' include/iam_db_auth.h).h"
+without_patch() { grep -vE '^#define IAM_DB_AUTH_VERSION(_PATCH)? ' "$1"; }
+[[ -f "$frozen" ]] && cmp -s <(without_patch include/iam_db_auth.h) <(without_patch "$frozen") ||
+  die "include/iam_db_auth.h differs from $frozen (or it is missing): a released header never changes; bump the minor version and freeze the new header there"
+
+# Old programs keep working: each frozen header of a released version (c-tests/abi/) with the
+# program written against it, built against that header and run against this library.
+for program in c-tests/abi/compat_*.c; do
+  name="$(basename "$program" .c)"
+  cc "${CFLAGS[@]}" -I"$ROOT/c-tests/abi" "$program" -o "$out/$name" -L"$ROOT/target/release" \
+    -liam_db_auth -Wl,-rpath,"$ROOT/target/release" >"$out/$name.cc.log" 2>&1 ||
+    { cat "$out/$name.cc.log"; die "$program does not build against its header"; }
+  run_c "$out/$name" "$out/$name.tokens" >"$out/$name.log" || { cat "$out/$name.log"; die "$name failed"; }
+  say "$name: $(tail -n 1 "$out/$name.log")"
+  verify_tokens "$out/$name.tokens" 1 "$name"
+done
 
 run_c "$out/test_dlopen" "$LIB"
 # The README's bad-input table, C rows.

@@ -35,6 +35,7 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
   die "the ASan build of the library failed"
 ASAN_DIR="$ROOT/target/asan/x86_64-unknown-linux-gnu/debug"
 ASAN_LIB="$ASAN_DIR/libiam_db_auth.so"
+soname_link "$ASAN_DIR"
 say "ASan library built in $(( $(date +%s) - start )) s"
 if (( $(nm -D "$ASAN_LIB" | grep -c ' U __asan_report_load') > 0 )); then
   pass "the library is instrumented (it calls __asan_report_* from the program's runtime)"

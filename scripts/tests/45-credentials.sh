@@ -32,6 +32,7 @@ isolated_aws_env IAM_DB_AUTH_LIB="$LIB" IAM_DB_AUTH_BIN="$BIN" TMPDIR="$OUT" \
 
 say "C tests: fork and threads"
 CFLAGS=(-Wall -Wextra -Werror -O2 -pthread -I"$ROOT/include")
+soname_link
 LDFLAGS=(-L"$ROOT/target/release" -liam_db_auth -Wl,-rpath,"$ROOT/target/release")
 for t in fork threads; do
   gcc "${CFLAGS[@]}" "$ROOT/c-tests/$t.c" "${LDFLAGS[@]}" -o "$OUT/$t"
@@ -71,6 +72,7 @@ if [[ -n "$nightly_sysroot" && -f "$tsan_rt" && -d "$nightly_sysroot/lib/rustlib
   if RUSTFLAGS="-Zsanitizer=thread" cargo +nightly build --quiet -Zbuild-std -p iam-db-auth --lib \
     --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/tsan-std" 2>"$OUT/tsan-build.log"; then
     tsan_lib="$ROOT/target/tsan-std/x86_64-unknown-linux-gnu/debug"
+    soname_link "$tsan_lib"
     "${tsan_cc[@]}" -c "$ROOT/c-tests/threads.c" -o "$OUT/threads-tsan.o"
     clang "$OUT/threads-tsan.o" -o "$OUT/threads-tsan" -Wl,--whole-archive "$tsan_rt" -Wl,--no-whole-archive \
       -L"$tsan_lib" -liam_db_auth -Wl,-rpath,"$tsan_lib" -lpthread -ldl -lm -lrt

@@ -1,11 +1,15 @@
-//! The C ABI: pointer checks, the panic boundary and conversions; nothing else.
+//! The C ABI: pointer checks, the panic boundary and conversions; nothing else. Its parts with
+//! a job of their own: `options` (the options struct, how it grows and is read), `failure`
+//! (the failure object a call hands back), `version` (the header's version macros).
 //!
-//! Conventions (also in the README and the header):
+//! Conventions (also in docs/c-api.md and the header):
 //! - Strings in are NUL-terminated UTF-8, borrowed for the duration of the call.
 //! - Tokens out are owned by the caller and freed with `iam_token_free` (never `free`).
-//! - A function that fails returns NULL and records a code and a complete message for the
-//!   calling thread (`iam_last_error_code`, `iam_last_error_message`). Every `iam_*` call that
-//!   can fail resets them first.
+//! - A failure comes back from the call itself (`iam_token_create`: a code and an
+//!   `iam_failure`), and is also recorded for the calling thread (`iam_last_error_code`,
+//!   `iam_last_error_message`), which the older calls that return NULL rely on. Every `iam_*`
+//!   call that can fail resets the thread's record first.
+//! - Out-parameters are written only when they receive something.
 //! - All functions are thread-safe. None panics across the boundary: a caught panic is
 //!   reported as `IAM_ERROR_INTERNAL`.
 //! - Every function works during teardown too: from atexit handlers, C++ static destructors
@@ -21,6 +25,17 @@ use std::ffi::{CStr, CString, c_char, c_int};
 use std::os::unix::ffi::OsStringExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use zeroize::Zeroize;
+
+mod failure;
+mod options;
+mod version;
+
+pub use failure::{IamFailure, iam_failure_code, iam_failure_free, iam_failure_message};
+pub use options::IamTokenOptions;
+pub(crate) use options::default_options;
+pub use version::{
+    IAM_DB_AUTH_VERSION_MAJOR, IAM_DB_AUTH_VERSION_MINOR, IAM_DB_AUTH_VERSION_PATCH,
+};
 
 /// Token kind: RDS and Aurora (MySQL, MariaDB, PostgreSQL). The default.
 pub const IAM_KIND_RDS: u32 = 0;
@@ -38,40 +53,6 @@ pub const IAM_FLAG_NO_CACHE: u32 = 1;
 /// Flag: ElastiCache Serverless (signs `ResourceType=ServerlessCache`).
 pub const IAM_FLAG_SERVERLESS: u32 = 2;
 const KNOWN_FLAGS: u32 = IAM_FLAG_NO_CACHE | IAM_FLAG_SERVERLESS;
-
-/// Options for `iam_token_get_ext`. Initialise with `iam_token_options_init`, then set the
-/// fields you need; unset pointers are NULL and unset numbers 0.
-///
-/// `struct_size` lets the structure grow: the library reads only the fields the caller's
-/// header knew about, and refuses a larger structure whose unknown tail is not all zero.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct IamTokenOptions {
-    /// `sizeof(iam_token_options)` as the caller compiled it (set by `iam_token_options_init`).
-    pub struct_size: u32,
-    /// One of `IAM_KIND_*`.
-    pub kind: u32,
-    /// The host connected to. Required.
-    pub host: *const c_char,
-    /// The port connected to. Required for RDS; ignored by kinds that sign no port.
-    pub port: u16,
-    /// The region; NULL or "" to infer it from the host or find it in the configuration.
-    pub region: *const c_char,
-    /// The database user. Required for RDS, ElastiCache and MemoryDB; ignored by DSQL.
-    pub user: *const c_char,
-    /// The AWS profile for credentials; NULL or "" for `IAM_DB_AUTH_PROFILE`, else the
-    /// default chain (which honours `AWS_PROFILE`).
-    pub profile: *const c_char,
-    /// The host to sign for, if not `host`; NULL or "" for `IAM_DB_AUTH_SIGNING_HOST`, else
-    /// `host`.
-    pub signing_host: *const c_char,
-    /// The port to sign for, if not `port`; 0 for `IAM_DB_AUTH_SIGNING_PORT`, else `port`.
-    pub signing_port: u16,
-    /// Token lifetime in seconds; 0 for 900. RDS accepts only 900; DSQL up to 604800.
-    pub expires_in: u32,
-    /// `IAM_FLAG_*` values or-ed together.
-    pub flags: u32,
-}
 
 thread_local! {
     /// The code of the calling thread's last call. A `Cell` of a `Copy` type with a constant
@@ -99,24 +80,29 @@ fn record(code: ErrorCode, message: &str) {
 }
 
 /// Runs an exported function's body: resets the last error, catches panics, records failures.
+pub(crate) fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
+    guarded(body).unwrap_or(on_failure)
+}
+
+/// Runs an exported function's body and hands its failure back, recorded for the calling
+/// thread as well: the last error is reset, a panic is caught and becomes `IAM_ERROR_INTERNAL`.
 ///
 /// A call made while the calling thread's thread-locals are being destroyed, or are gone (from
 /// an atexit handler or a C++ static destructor on the main thread, from a pthread-key
 /// destructor), runs on a thread of its own: the library's per-thread state (its runtime's
 /// context, the token cache's last hit, the last error's message) cannot be used there.
-pub(crate) fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T {
+fn guarded<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
     record(ErrorCode::Ok, "");
     let outcome = if thread_locals_alive() {
         catch_unwind(AssertUnwindSafe(body))
     } else {
         catch_unwind(AssertUnwindSafe(|| on_a_new_thread(body))).and_then(|joined| joined)
     };
-    match outcome {
-        Ok(Ok(value)) => value,
+    let err = match outcome {
+        Ok(Ok(value)) => return Ok(value),
         Ok(Err(err)) => {
             crate::log::log_at!(crate::log::Level::Debug, "C call failed: {}", err.message());
-            record(err.code(), err.message());
-            on_failure
+            err
         }
         Err(panic) => {
             let what = panic
@@ -124,13 +110,14 @@ pub(crate) fn boundary<T>(on_failure: T, body: impl FnOnce() -> Result<T>) -> T 
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            record(
+            Error::new(
                 ErrorCode::Internal,
-                &format!("internal error (a bug in iam-db-auth, please report it): {what}"),
-            );
-            on_failure
+                format!("internal error (a bug in iam-db-auth, please report it): {what}"),
+            )
         }
-    }
+    };
+    record(err.code(), err.message());
+    Err(err)
 }
 
 /// Whether the calling thread's thread-locals that a call uses still exist. A thread's
@@ -250,8 +237,8 @@ unsafe fn optional_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a 
     Ok((!text.is_empty()).then_some(text))
 }
 
-/// Turns C options into a request, filling unset fields from the environment's settings.
-/// The one conversion path shared by the C ABI and the MySQL plugin.
+/// Turns C options into a request: what the caller set, with unset fields filled from the
+/// environment's settings by `EnvDefaults::apply`, the step every door takes.
 ///
 /// # Safety
 /// Every non-NULL pointer in `options` points to a NUL-terminated string valid for `'a`.
@@ -287,34 +274,18 @@ pub(crate) unsafe fn request_from_options<'a>(
     let profile = unsafe { optional_str(options.profile, "profile")? };
     // SAFETY: as for `host`.
     let signing_host = unsafe { optional_str(options.signing_host, "signing_host")? };
-
-    let signing_port = match (options.signing_port, &defaults.signing_port) {
-        (0, Some(Ok(port))) => Some(*port),
-        (0, Some(Err(text))) => {
-            return Err(Error::new(
-                ErrorCode::InvalidPort,
-                format!(
-                    "{}='{}' is not a port number (1-65535)",
-                    config::SIGNING_PORT_ENV,
-                    crate::endpoint::shorten(text).escape_debug()
-                ),
-            ));
-        }
-        (0, None) => None,
-        (port, _) => Some(port),
-    };
-    Ok(TokenRequest {
+    defaults.apply(TokenRequest {
         kind,
         host,
         port: options.port,
         user,
         region,
-        signing_host: signing_host.or(defaults.signing_host.as_deref()),
-        signing_port,
-        profile: profile.or(defaults.profile.as_deref()),
+        signing_host,
+        signing_port: (options.signing_port != 0).then_some(options.signing_port),
+        profile,
         expires_in: (options.expires_in != 0).then_some(options.expires_in),
         serverless: options.flags & IAM_FLAG_SERVERLESS != 0,
-        use_cache: defaults.cache && options.flags & IAM_FLAG_NO_CACHE == 0,
+        use_cache: options.flags & IAM_FLAG_NO_CACHE == 0,
         signing_time: None,
     })
 }
@@ -367,95 +338,130 @@ pub unsafe extern "C" fn iam_token_get(
 
 /// Makes a token with the options in `options` (kind, profile, signing host and port,
 /// lifetime, cache flag). Same ownership, failure, blocking and threading rules as
-/// `iam_token_get`.
+/// `iam_token_get`. (`iam_token_create` takes the same options and hands its failure back
+/// itself.)
 ///
 /// # Safety
 /// `options` is NULL or points to an `iam_token_options` of at least `options->struct_size`
-/// readable bytes, initialised with `iam_token_options_init`; its string fields follow the
-/// rules of `iam_token_get`.
+/// readable bytes, initialised with `IAM_TOKEN_OPTIONS_INIT` or `iam_token_options_init`; its
+/// string fields follow the rules of `iam_token_get`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn iam_token_get_ext(options: *const IamTokenOptions) -> *mut c_char {
-    boundary(std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        let options = unsafe { read_options(options)? };
-        // SAFETY: forwarded contract.
-        let request = unsafe { request_from_options(&options, config::env_defaults())? };
-        token_to_c(&request)
+    // SAFETY: forwarded contract.
+    boundary(std::ptr::null_mut(), || unsafe {
+        token_from_options(options)
     })
 }
 
-/// Options with every field unset (RDS, cache on), as `iam_token_options_init` fills them.
-pub(crate) fn default_options() -> IamTokenOptions {
-    IamTokenOptions {
-        struct_size: std::mem::size_of::<IamTokenOptions>() as u32,
-        kind: IAM_KIND_RDS,
-        host: std::ptr::null(),
-        port: 0,
-        region: std::ptr::null(),
-        user: std::ptr::null(),
-        profile: std::ptr::null(),
-        signing_host: std::ptr::null(),
-        signing_port: 0,
-        expires_in: 0,
-        flags: 0,
+/// Makes a token with the options in `options`, and says how it went in the same call: the
+/// shape for every caller that may run its next call on another thread (Go, async runtimes,
+/// thread pools), where the per-thread last error cannot be trusted.
+///
+/// Returns `IAM_ERROR_OK` and writes the token to `*token_out` (owned by the caller, freed with
+/// `iam_token_free`), or returns the failure's code and, if `failure_out` is not NULL, writes
+/// to `*failure_out` an `iam_failure` with the code and the complete message (owned by the
+/// caller, freed with `iam_failure_free`). Each out-parameter is written only in its case, so
+/// initialise both to NULL. The failure is also recorded as the calling thread's last error.
+///
+/// `options` as for `iam_token_get_ext`; `token_out` NULL is `IAM_ERROR_NULL_ARGUMENT`.
+/// Blocking and threading as `iam_token_get`.
+///
+/// # Safety
+/// `options` as for `iam_token_get_ext`; `token_out` and `failure_out` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_create(
+    options: *const IamTokenOptions,
+    token_out: *mut *mut c_char,
+    failure_out: *mut *mut IamFailure,
+) -> ErrorCode {
+    let outcome = guarded(|| {
+        if token_out.is_null() {
+            return Err(Error::new(ErrorCode::NullArgument, "token_out is NULL"));
+        }
+        // SAFETY: forwarded contract.
+        unsafe { token_from_options(options) }
+    });
+    match outcome {
+        Ok(token) => {
+            // SAFETY: checked non-NULL above; writable per the contract.
+            unsafe { token_out.write(token) };
+            ErrorCode::Ok
+        }
+        Err(err) => {
+            if !failure_out.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { failure_out.write(IamFailure::into_raw(&err)) };
+            }
+            err.code()
+        }
     }
 }
 
-/// Copies the caller's options, honouring `struct_size`.
+/// A token for the caller's options.
 ///
 /// # Safety
 /// As `iam_token_get_ext`.
-unsafe fn read_options(ptr: *const IamTokenOptions) -> Result<IamTokenOptions> {
-    if ptr.is_null() {
-        return Err(Error::new(ErrorCode::NullArgument, "options is NULL"));
-    }
-    let ours = std::mem::size_of::<IamTokenOptions>();
-    // SAFETY: the caller guarantees at least 4 readable bytes (struct_size comes first).
-    let theirs = unsafe { std::ptr::addr_of!((*ptr).struct_size).read_unaligned() } as usize;
-    if theirs < ours {
-        return Err(Error::new(
-            ErrorCode::InvalidOptions,
-            format!(
-                "options.struct_size is {theirs}; this library needs {ours} (call iam_token_options_init first)"
-            ),
-        ));
-    }
-    if theirs > ours {
-        // A newer header: accept only if every field we do not know is zero.
-        // SAFETY: the caller guarantees `theirs` readable bytes.
-        let tail =
-            unsafe { std::slice::from_raw_parts((ptr as *const u8).add(ours), theirs - ours) };
-        if tail.iter().any(|b| *b != 0) {
-            return Err(Error::new(
-                ErrorCode::InvalidOptions,
-                "options set fields this library version does not know; upgrade libiam_db_auth",
-            ));
-        }
-    }
-    // SAFETY: at least `ours` readable bytes, and every field is valid for any bit pattern
-    // (integers and raw pointers).
-    Ok(unsafe { ptr.read_unaligned() })
+unsafe fn token_from_options(options: *const IamTokenOptions) -> Result<*mut c_char> {
+    // SAFETY: forwarded contract.
+    let options = unsafe { options::read(options)? }.effective();
+    // SAFETY: forwarded contract.
+    let request = unsafe { request_from_options(&options, config::env_defaults())? };
+    token_to_c(&request)
 }
 
 /// Fills `*options` with defaults (RDS, cache on, everything else unset) and its
-/// `struct_size`. Does nothing if `options` is NULL. Never fails, never blocks.
+/// `struct_size`, for the 0.1 header's struct: it writes that struct's size (72 bytes on 64-bit
+/// targets) and no more, whatever later headers add, as programs built against 0.1 call it.
+/// New code uses `IAM_TOKEN_OPTIONS_INIT`. Does nothing if `options` is NULL. Never fails,
+/// never blocks.
 ///
 /// # Safety
-/// `options` is NULL or points to writable memory for one `iam_token_options`.
+/// `options` is NULL or points to writable memory for one `iam_token_options` of the 0.1/1.0
+/// header.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn iam_token_options_init(options: *mut IamTokenOptions) {
     if !options.is_null() {
-        // SAFETY: non-NULL and writable per this function's contract.
-        unsafe { options.write(default_options()) };
+        // SAFETY: non-NULL, aligned and writable for the 0.1/1.0 struct (this function's
+        // contract).
+        unsafe { options::init(options, options::RELEASED_SIZES[0]) };
     }
+}
+
+/// Fills the `size` bytes at `options` with defaults (RDS, cache on, everything else unset:
+/// every field's default is its zero value) and sets `struct_size` to `size`. Call it through
+/// `IAM_TOKEN_OPTIONS_INIT(&options)`, which passes `sizeof` of the caller's struct, so the
+/// library knows which fields the caller's header has.
+///
+/// Returns `IAM_ERROR_OK`; `IAM_ERROR_NULL_ARGUMENT` for NULL; `IAM_ERROR_INVALID_OPTIONS`
+/// (writing nothing) when `size` is not the size of any `iam_token_options` (such as `sizeof`
+/// of a pointer). Never blocks. Thread-safe.
+///
+/// # Safety
+/// `options` is NULL or points to `size` writable bytes, aligned for `iam_token_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iam_token_options_init_sized(
+    options: *mut IamTokenOptions,
+    size: usize,
+) -> ErrorCode {
+    let outcome = guarded(|| {
+        if options.is_null() {
+            return Err(Error::new(ErrorCode::NullArgument, "options is NULL"));
+        }
+        options::check_init_size(size)?;
+        // SAFETY: non-NULL, aligned and writable for `size` bytes (this function's contract);
+        // `size` is a struct's size, so at least 4.
+        unsafe { options::init(options, size) };
+        Ok(())
+    });
+    outcome.err().map_or(ErrorCode::Ok, |err| err.code())
 }
 
 /// Frees a token returned by this library, first overwriting it with zeros. NULL is
 /// accepted and ignored. Never blocks. Thread-safe.
 ///
 /// # Safety
-/// `token` is NULL or a pointer returned by `iam_token_get` / `iam_token_get_ext` that has not
-/// been freed yet.
+/// `token` is NULL or a token returned by `iam_token_get`, `iam_token_get_ext` or
+/// `iam_token_create` that has not been freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn iam_token_free(token: *mut c_char) {
     if token.is_null() {
@@ -510,7 +516,8 @@ pub extern "C" fn iam_cache_clear() {
     })
 }
 
-/// The library version, e.g. "0.1.0". Static; never NULL.
+/// The library's version, "MAJOR.MINOR.PATCH" (e.g. "1.0.0"); the header's is
+/// `IAM_DB_AUTH_VERSION`. Static; never NULL. Never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn iam_version() -> *const c_char {
     const VERSION: &CStr =

@@ -22,6 +22,24 @@ fn committed_header_matches_the_sources() {
     let committed = std::fs::read(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/iam_db_auth.h is out of date; regenerate it with: UPDATE_HEADER=1 cargo test --test header"
+        "include/iam_db_auth.h is out of date; regenerate it with: UPDATE_HEADER=1 cargo test -p iam-db-auth --test header"
+    );
+}
+
+/// The header's version string (written in cbindgen.toml: cbindgen exports no string
+/// constant) is the package's, which the numeric macros are held to in src/ffi/version.rs.
+#[test]
+fn the_header_version_string_is_the_package_version() {
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../include/iam_db_auth.h"),
+    )
+    .expect("include/iam_db_auth.h");
+    let wanted = format!(
+        "#define IAM_DB_AUTH_VERSION \"{}\"\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        header.contains(&wanted),
+        "include/iam_db_auth.h does not say {wanted:?}: update IAM_DB_AUTH_VERSION in cbindgen.toml"
     );
 }

@@ -16,6 +16,8 @@ mod dsql;
 #[forbid(unsafe_code)]
 mod exec;
 #[forbid(unsafe_code)]
+mod generate;
+#[forbid(unsafe_code)]
 mod https_get;
 #[allow(unsafe_code)]
 mod libpq_probe;
@@ -94,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         command: ca::CaCommand,
     },
+    /// Write the man pages into a directory (for installers)
+    #[command(hide = true)]
+    GenerateMan(generate::ManArgs),
+    /// Print a shell completion script (for installers)
+    #[command(hide = true)]
+    Completions(generate::CompletionsArgs),
 }
 
 #[derive(Subcommand)]
@@ -129,6 +137,8 @@ pub fn run() -> ExitCode {
         Command::Policy(args) => policy::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
         Command::Ca { command } => ca::run(&command),
+        Command::GenerateMan(args) => generate::man(&args),
+        Command::Completions(args) => generate::completions(&args),
     }
 }
 

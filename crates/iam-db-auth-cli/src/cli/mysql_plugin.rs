@@ -24,7 +24,9 @@ use std::process::ExitCode;
 
 /// The file name Connector/C loads for the plugin (name + ".so").
 const PLUGIN_FILE: &str = "mysql_clear_password.so";
-/// The library's file name.
+/// The library's file name as programs load it (its SONAME), a link in installed trees.
+const LIBRARY_SONAME: &str = concat!("libiam_db_auth.so.", env!("CARGO_PKG_VERSION_MAJOR"));
+/// The library's file name in a build tree (and the development link in installed trees).
 const LIBRARY_FILE: &str = "libiam_db_auth.so";
 /// The symbol every Connector/C client plugin exports.
 const DECLARATION_SYMBOL: &[u8] = b"_mysql_client_plugin_declaration_";
@@ -48,7 +50,8 @@ pub enum MysqlPluginCommand {
 pub struct InstallArgs {
     /// The directory to create or refresh
     dir: PathBuf,
-    /// The iam-db-auth library [default: libiam_db_auth.so next to this program, or in ../lib]
+    /// The iam-db-auth library [default: libiam_db_auth.so.1 or libiam_db_auth.so next to this
+    /// program, or in ../lib]
     #[arg(long, value_name = "PATH")]
     library: Option<PathBuf>,
     /// The system's libmariadb client plugin directory [default: `mariadb_config --plugindir`,
@@ -169,16 +172,15 @@ fn find_library(given: Option<&Path>) -> Result<PathBuf, Failure> {
                 .and_then(|p| p.canonicalize())
                 .map_err(|e| Failure::Io(format!("cannot locate this program: {e}")))?;
             let bin_dir = exe.parent().unwrap_or(Path::new("/")).to_path_buf();
-            let mut list = vec![
-                bin_dir.join(LIBRARY_FILE),
-                bin_dir.join("../lib").join(LIBRARY_FILE),
-                bin_dir.join("../lib64").join(LIBRARY_FILE),
+            let mut dirs = vec![
+                bin_dir.clone(),
+                bin_dir.join("../lib"),
+                bin_dir.join("../lib64"),
             ];
-            list.extend(
-                glob_dirs(&bin_dir.join("../lib/*").to_string_lossy())
-                    .map(|d| d.join(LIBRARY_FILE)),
-            );
-            list
+            dirs.extend(glob_dirs(&bin_dir.join("../lib/*").to_string_lossy()));
+            dirs.iter()
+                .flat_map(|d| [d.join(LIBRARY_SONAME), d.join(LIBRARY_FILE)])
+                .collect()
         }
     };
     let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
@@ -191,9 +193,17 @@ fn find_library(given: Option<&Path>) -> Result<PathBuf, Failure> {
                 .join(", ")
         ))
     })?;
-    let found = found
+    // The directory is resolved, the file name kept: in an installed tree the plugin then
+    // links to the SONAME link (libiam_db_auth.so.1), which an upgrade re-points, rather than
+    // to one version's file, which an upgrade removes.
+    let dir = found
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let found = dir
         .canonicalize()
-        .map_err(|e| io_error("could not resolve", found, e))?;
+        .map(|dir| dir.join(found.file_name().unwrap_or_default()))
+        .map_err(|e| io_error("could not resolve", dir, e))?;
     let bytes = fs::read(&found).map_err(|e| io_error("could not read", &found, e))?;
     if !contains(&bytes, DECLARATION_SYMBOL) || !contains(&bytes, b"mysql_clear_password\0") {
         return Err(Failure::Usage(format!(
