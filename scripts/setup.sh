@@ -65,3 +65,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+
+# The cross targets (stages 72, 74, 76): cross toolchains, qemu-user, Rust targets, the arm64
+# sysroot, zig.
+if ((deep)); then
+  "$ROOT/scripts/platforms/setup-cross.sh"
+fi

@@ -17,8 +17,8 @@ use iam_db_auth::ffi::{
     IamTokenOptions, iam_error_code_message, iam_last_error_code, iam_last_error_message,
     iam_token_free, iam_token_get, iam_token_get_ext, iam_token_options_init, iam_version,
 };
-use iam_db_auth_verify::{Expectation, verify};
 use iam_db_auth::{ErrorCode, TokenKind, UtcSeconds};
+use iam_db_auth_verify::{Expectation, verify};
 use libfuzzer_sys::fuzz_target;
 use std::ffi::{CStr, CString, c_char};
 use std::sync::Once;

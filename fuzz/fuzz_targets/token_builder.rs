@@ -10,8 +10,8 @@
 
 use arbitrary::Arbitrary;
 use fuzz_support::{contains_secret, credentials, keystore};
-use iam_db_auth_verify::{Expectation, verify};
 use iam_db_auth::{TokenKind, TokenRequest, UtcSeconds, token_with};
+use iam_db_auth_verify::{Expectation, verify};
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -5,8 +5,8 @@
 //! Kept out of the targets so each target file is only its input shape and its properties.
 
 use iam_db_auth::sign::{Presign, presign};
-use iam_db_auth_verify::{Expectation, Keystore};
 use iam_db_auth::{AwsCredentials, TokenKind, UtcSeconds};
+use iam_db_auth_verify::{Expectation, Keystore};
 use std::collections::BTreeMap;
 
 /// A long-term key the fuzz keystore knows. The secret is recognisable, so a target can

@@ -2,7 +2,7 @@
 //!
 //! A path in a setting can name anything: a FIFO (whose open or read waits for a writer for
 //! ever), `/dev/zero` (endless), a directory, a file of gigabytes. Every file the library or
-//! the CLI reads on a user's word goes through [`read_regular`], which never waits and never
+//! the CLI reads on a user's word goes through [`read_regular`](crate::files::read_regular), which never waits and never
 //! reads more than the limit: it opens without blocking (`O_NONBLOCK`, so a FIFO's open returns
 //! at once), refuses what `fstat` says is not a regular file, and reads at most `limit + 1`
 //! bytes to tell "too large" from "exactly the limit". Symbolic links to regular files are

@@ -75,7 +75,13 @@ mod kind;
 )]
 mod log;
 /// cbindgen:ignore
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+// Built where its structures were generated from the real headers (glibc Linux on x86_64 and
+// aarch64, `mysql/bindings*.rs`); elsewhere the library is the C ABI alone.
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 #[allow(
     unsafe_code,
     reason = "the MariaDB/MySQL client plugin: its exported declaration, C callbacks and C structs"

@@ -152,26 +152,44 @@ impl SigpipeBlocked {
     /// then restores the caller's mask.
     fn restore(self, broken_pipe: bool) {
         if broken_pipe && !self.was_pending && sigpipe_pending() {
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            loop {
-                // SAFETY: `self.sigpipe` is an initialised set holding SIGPIPE alone; a NULL
-                // siginfo pointer is allowed; a zero timeout never waits.
-                let taken =
-                    unsafe { libc::sigtimedwait(&self.sigpipe, std::ptr::null_mut(), &zero) };
-                if taken >= 0
-                    || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
-                {
-                    break;
-                }
-            }
+            self.take_pending();
         }
         // SAFETY: `previous_mask` is the initialised mask pthread_sigmask returned in `new`.
         unsafe {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous_mask, std::ptr::null_mut())
         };
+    }
+}
+
+impl SigpipeBlocked {
+    /// Takes the pending SIGPIPE without waiting for one.
+    #[cfg(target_os = "linux")]
+    fn take_pending(&self) {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        loop {
+            // SAFETY: `self.sigpipe` is an initialised set holding SIGPIPE alone; a NULL
+            // siginfo pointer is allowed; a zero timeout never waits.
+            let taken = unsafe { libc::sigtimedwait(&self.sigpipe, std::ptr::null_mut(), &zero) };
+            if taken >= 0
+                || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
+                break;
+            }
+        }
+    }
+
+    /// Takes the pending SIGPIPE. Without `sigtimedwait` (macOS) this is `sigwait`, called only
+    /// after `sigpending` showed the signal pending, so it returns at once; the write's SIGPIPE
+    /// is directed at this thread, where no other thread can take it first.
+    #[cfg(not(target_os = "linux"))]
+    fn take_pending(&self) {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `self.sigpipe` is an initialised set holding SIGPIPE alone, which is pending
+        // (checked by the caller) and blocked in this thread; `signal` is written by sigwait.
+        unsafe { libc::sigwait(&self.sigpipe, &mut signal) };
     }
 }
 

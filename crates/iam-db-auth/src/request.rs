@@ -206,7 +206,7 @@ impl<'a> TokenRequest<'a> {
     }
 }
 
-/// A user name must be non-empty, at most [`MAX_USER_LEN`] bytes, without control characters.
+/// A user name must be non-empty, at most `MAX_USER_LEN` (1024) bytes, without control characters.
 pub fn validate_user(user: &str) -> Result<()> {
     if user.is_empty() {
         return Err(Error::new(

@@ -6,6 +6,14 @@
 //! installed headers no longer produce the committed file.
 //!
 //! Regenerate: `UPDATE_BINDINGS=1 cargo test --test mysql_bindings`.
+//!
+//! The aarch64 bindings (`src/mysql/bindings_aarch64.rs`) come from the same bindgen run on the
+//! arm64 package's headers, parsed for the aarch64 target. Debian cannot install
+//! `libmariadb-dev:arm64` beside the amd64 one, so those headers live in a sysroot unpacked by
+//! `scripts/platforms/sysroot-arm64.sh`; the deep stage 72-aarch64.sh runs that check
+//! (`--ignored`), and building for aarch64 compiles its layout checks.
+//! Regenerate: `UPDATE_BINDINGS=1 ARM64_SYSROOT=.work/sysroot-arm64 cargo test --test
+//! mysql_bindings -- --ignored`.
 
 use std::path::{Path, PathBuf};
 
@@ -26,15 +34,28 @@ fn mariadb_include_dir() -> PathBuf {
     PathBuf::from("/usr/include/mariadb")
 }
 
-fn generate(crate_dir: &Path) -> String {
-    let include = mariadb_include_dir();
+/// The arm64 sysroot holding `libmariadb-dev:arm64`'s headers (see the module comment).
+fn arm64_sysroot(crate_dir: &Path) -> PathBuf {
+    match std::env::var_os("ARM64_SYSROOT") {
+        Some(dir) => PathBuf::from(dir),
+        None => crate_dir.join("../../.work/sysroot-arm64"),
+    }
+}
+
+/// What bindgen makes of the headers in `include`; `target` is a clang target triple when the
+/// headers are parsed for another architecture than this machine's.
+fn generate(crate_dir: &Path, include: &Path, target: Option<&str>) -> String {
     assert!(
         include.join("mysql/client_plugin.h").is_file(),
         "no MariaDB Connector/C headers in {}; install libmariadb-dev (scripts/setup.sh does)",
         include.display()
     );
     let stub = crate_dir.join("src/mysql/include");
-    let bindings = bindgen::Builder::default()
+    let mut builder = bindgen::Builder::default();
+    if let Some(target) = target {
+        builder = builder.clang_arg(format!("--target={target}"));
+    }
+    let bindings = builder
         .header(stub.join("wrapper.h").to_string_lossy())
         // The stub directory comes after the real one, so it only supplies what is missing
         // (ma_compress.h).
@@ -81,20 +102,44 @@ fn generate(crate_dir: &Path) -> String {
     bindings.to_string()
 }
 
-#[test]
-fn committed_bindings_match_the_installed_headers() {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let generated = generate(crate_dir);
-    let path = crate_dir.join("src/mysql/bindings.rs");
+/// Compares (or, with UPDATE_BINDINGS set, rewrites) one committed bindings file.
+fn check(crate_dir: &Path, file: &str, generated: &str, regenerate: &str) {
+    let path = crate_dir.join("src/mysql").join(file);
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
-        std::fs::write(&path, &generated).expect("write bindings");
+        std::fs::write(&path, generated).expect("write bindings");
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "src/mysql/bindings.rs differs from what the installed MariaDB headers give; if the \
-         headers changed on purpose, regenerate with: UPDATE_BINDINGS=1 cargo test --test mysql_bindings \
-         and review the diff (a changed layout is an ABI change)"
+        "src/mysql/{file} differs from what the MariaDB headers give; if the headers changed on \
+         purpose, regenerate with: {regenerate} and review the diff (a changed layout is an ABI \
+         change)"
+    );
+}
+
+#[test]
+fn committed_bindings_match_the_installed_headers() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let generated = generate(crate_dir, &mariadb_include_dir(), None);
+    check(
+        crate_dir,
+        "bindings.rs",
+        &generated,
+        "UPDATE_BINDINGS=1 cargo test --test mysql_bindings",
+    );
+}
+
+#[test]
+#[ignore = "needs the arm64 sysroot (scripts/platforms/sysroot-arm64.sh); run by the deep stage 72-aarch64.sh"]
+fn committed_aarch64_bindings_match_the_arm64_headers() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let include = arm64_sysroot(crate_dir).join("usr/include/mariadb");
+    let generated = generate(crate_dir, &include, Some("aarch64-unknown-linux-gnu"));
+    check(
+        crate_dir,
+        "bindings_aarch64.rs",
+        &generated,
+        "UPDATE_BINDINGS=1 cargo test --test mysql_bindings -- --ignored",
     );
 }
