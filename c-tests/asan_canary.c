@@ -4,7 +4,7 @@
  *
  * It breaks the ABI contract on purpose: options->struct_size claims 16 bytes more than the
  * heap block holds, so the library's check of a "newer header's" tail reads past the end of
- * the block. An instrumented library stops with a heap-buffer-overflow in read_options; an
+ * the block. An instrumented library stops with a heap-buffer-overflow in ffi::options::read; an
  * uninstrumented one would read on silently. The stage expects the report.
  */
 #include "iam_db_auth.h"

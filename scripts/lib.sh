@@ -11,10 +11,10 @@ mkdir -p "$WORK"
 # Makes a build tree's library loadable by programs linked against it (-L DIR -liam_db_auth):
 # they record the library's SONAME (libiam_db_auth.so.1) and the dynamic loader looks for that
 # name, while cargo writes only libiam_db_auth.so. Links the SONAME to it in DIR (default: the
-# release tree); idempotent.
+# release tree; any target's, readelf reads them all); idempotent.
 soname_link() {
   local dir="${1:-$ROOT/target/release}" soname
-  soname="$(objdump -p "$dir/libiam_db_auth.so" | awk '$1 == "SONAME" { print $2 }')" ||
+  soname="$(readelf -d "$dir/libiam_db_auth.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p')" ||
     die "cannot read the SONAME of $dir/libiam_db_auth.so"
   [[ "$soname" == libiam_db_auth.so.* ]] || die "$dir/libiam_db_auth.so has SONAME '$soname'"
   ln -sfn libiam_db_auth.so "$dir/$soname"

@@ -10,7 +10,7 @@
 #   instrumented, but every allocation goes through ASan's malloc. The .so leaves the __asan_*
 #   symbols to the program's runtime (clang's, linked statically and exported).
 # - A negative control (c-tests/asan_canary.c) proves the instrumentation: it lies about its
-#   options struct's size and must be stopped with a heap-buffer-overflow inside read_options.
+#   options struct's size and must be stopped with a heap-buffer-overflow inside ffi::options::read.
 # - LeakSanitizer runs at every exit (detect_leaks=1): no leaks.
 # - The MySQL plugin (the same instrumented library, as mysql_clear_password.so) is loaded by
 #   libmariadb in an ASan program, logs in to the MariaDB stand-in three times with Connector/C's
@@ -118,10 +118,10 @@ fi
 if build "$out/asan_canary" c-tests/asan_canary.c "${LINK[@]}"; then
   with_keys "$out/asan_canary" >"$out/canary.log" 2>&1; rc=$?
   if ((rc != 0)) && grep -q "heap-buffer-overflow" "$out/canary.log" &&
-    grep -q "iam_db_auth::ffi::read_options" "$out/canary.log"; then
-    pass "negative control: an overread inside the library is caught, in read_options"
+    grep -q "iam_db_auth::ffi::options::read" "$out/canary.log"; then
+    pass "negative control: an overread inside the library is caught, in ffi::options::read"
   else
-    fail "negative control: expected a heap-buffer-overflow in read_options (exit $rc)" "$(cat "$out/canary.log")"
+    fail "negative control: expected a heap-buffer-overflow in ffi::options::read (exit $rc)" "$(cat "$out/canary.log")"
   fi
 fi
 

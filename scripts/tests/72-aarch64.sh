@@ -39,6 +39,7 @@ CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build
 file -b "$A64/iam-db-auth" | grep -q "ARM aarch64" || die "$A64/iam-db-auth is not an aarch64 executable"
 aarch64-linux-gnu-nm -D --defined-only "$A64/libiam_db_auth.so" | grep -q ' _mysql_client_plugin_declaration_$' ||
   die "the aarch64 library does not export the MySQL plugin declaration"
+soname_link "$A64"
 
 say "token vectors through the aarch64 CLI (qemu) against this machine's CLI"
 python3 scripts/platforms/vectors.py "$BIN" -- "${QEMU[@]}" "$A64/iam-db-auth" | tee "$OUT/vectors.txt"
