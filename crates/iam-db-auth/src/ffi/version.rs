@@ -1,6 +1,6 @@
 //! The version a program was compiled against (the header's macros) and the version it runs
 //! against (`iam_version()`). The numbers follow the ABI policy in docs/c-api.md: the major
-//! changes only when the ABI breaks (and with it the SONAME, libiam_db_auth.so.<major>), a minor
+//! changes only when the ABI breaks (and with it the SONAME, `libiam_db_auth.so.<major>`), a minor
 //! release only adds. Written out here because cbindgen copies literals, not `env!`; a test
 //! holds them to the package version. The string form, `IAM_DB_AUTH_VERSION`, is written in
 //! cbindgen.toml (cbindgen does not export string constants); tests/header.rs checks it.
