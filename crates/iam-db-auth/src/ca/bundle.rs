@@ -166,22 +166,32 @@ fn read_dir(dir: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certificates)
 }
 
+/// The file's bytes, through the bounded reader every user-named file goes through: a FIFO or a
+/// device is refused at once, never waited on.
 fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!("larger than {} MiB", MAX_FILE_BYTES >> 20));
-    }
-    Ok(bytes)
+    crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_that_is_a_fifo_or_a_device_is_refused_at_once() {
+        let dir = std::env::temp_dir().join(format!("iam-ca-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("ca.pem");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        for path in [fifo.clone(), PathBuf::from("/dev/zero")] {
+            let source = Source::Environment(path.clone());
+            let err = read_file(&path, &source).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::CaUnavailable, "{err}");
+            assert!(err.message().contains("not a regular file"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_built_in_bundle_is_the_committed_file_and_parses_whole() {
