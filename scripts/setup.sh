@@ -11,6 +11,7 @@ APT_PACKAGES=(
   postgresql postgresql-client libpq-dev openssl
   clang libclang-rt-14-dev gdb
   procps util-linux  # the stand-ins: pgrep, runuser, setsid
+  libfaketime faketime  # clocks moved past a token's expiry (IAM_STANDIN_FAKETIME_FILE)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -90,17 +90,39 @@ standin_keystore() {
 
 # Writes /etc/pam.d/$1 (PAM only looks there): our module for auth, pam_permit for account
 # (both servers call pam_acct_mgmt). The rest of the arguments are the verifier's command line.
+#
+# IAM_STANDIN_FAKETIME_FILE=FILE runs the verifier under libfaketime reading its offset from FILE
+# on every call (e.g. `+16m`): tests that a pool keeps logging in after its first token expired
+# move the clocks of the verifier and of the client by the same file, without restarting either.
 standin_pam_service() {
   local service="$1"; shift
   local file="/etc/pam.d/$service"
+  local line=("$1") arg prefixed=0; shift
+  for arg in "$@"; do
+    if ((!prefixed)) && [[ "$arg" == /* && -n "${IAM_STANDIN_FAKETIME_FILE:-}" ]]; then
+      line+=(/usr/bin/env "LD_PRELOAD=$(standin_libfaketime)" "FAKETIME_TIMESTAMP_FILE=$IAM_STANDIN_FAKETIME_FILE"
+        FAKETIME_NO_CACHE=1)
+      prefixed=1
+    fi
+    [[ "$arg" == /* ]] && prefixed=1
+    line+=("$arg")
+  done
   {
     echo "# Written by iam-db-auth scripts/standin; removed by its stop."
     echo "# owner: $WORK"
-    echo "auth required $*"
+    echo "auth required ${line[*]}"
     echo "account required pam_permit.so"
   } >"$file.tmp.$$"
   chmod 644 "$file.tmp.$$"
   mv -f "$file.tmp.$$" "$file"
+}
+
+# libfaketime's library (Debian's libfaketime package, installed by scripts/setup.sh).
+standin_libfaketime() {
+  local lib
+  lib="$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$')" ||
+    die "IAM_STANDIN_FAKETIME_FILE is set but libfaketime is not installed (apt-get install libfaketime)"
+  printf '%s\n' "$lib"
 }
 
 # Removes /etc/pam.d/$1 if this $WORK wrote it (another checkout's instance may own the port).
