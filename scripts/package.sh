@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-artifacts() { for f in "$ROOT"/scripts/package/*.sh; do basename "$f" .sh; done; }
+artifacts() { local f; for f in "$ROOT"/scripts/package/*.sh; do [[ -f "$f" ]] && basename "$f" .sh; done; return 0; }
 
 case "${1:-}" in
   ""|-h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
