@@ -35,13 +35,18 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <link.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -68,7 +73,46 @@ static int verbose(void)
     return level != NULL && (strcmp(level, "info") == 0 || strcmp(level, "debug") == 0);
 }
 
-#define SAY(...) fprintf(stderr, "iam-db-auth pq-preload: " __VA_ARGS__)
+/*
+ * One line to stderr (fd 2), written with SIGPIPE blocked for this thread, the way libpq guards
+ * its socket writes (pq_block_sigpipe / pq_reset_sigpipe): when stderr is a pipe whose reader is
+ * gone and the program leaves SIGPIPE at its default action, a line of ours must not end the
+ * program. A SIGPIPE the write raised is consumed; one that was already pending stays pending.
+ * The line is formatted first and written with one write(2), so lines of threads do not mix.
+ */
+__attribute__((format(printf, 1, 2))) static void say(const char *format, ...)
+{
+    static const char prefix[] = "iam-db-auth pq-preload: ";
+    char line[1024];
+    size_t len = sizeof prefix - 1;
+    memcpy(line, prefix, len);
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(line + len, sizeof line - len, format, args);
+    va_end(args);
+    if (n < 0)
+        return;
+    len += (size_t)n < sizeof line - len ? (size_t)n : sizeof line - len - 1;
+
+    sigset_t sigpipe, previous, pending;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &sigpipe, &previous) != 0)
+        return; /* cannot guard the write: better no line than a dead program */
+    sigemptyset(&pending);
+    int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    int saved_errno = errno;
+    ssize_t written = write(STDERR_FILENO, line, len);
+    if (written < 0 && errno == EPIPE && !was_pending) {
+        static const struct timespec now = {0, 0};
+        while (sigtimedwait(&sigpipe, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    errno = saved_errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+}
+
+#define SAY(...) say(__VA_ARGS__)
 
 /* ---- finding libpq's own functions -------------------------------------------------------- */
 

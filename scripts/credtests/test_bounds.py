@@ -146,3 +146,66 @@ def test_a_fifo_web_identity_token_file_in_a_profile_is_refused_at_once(scenario
     assert not result["ok"]
     assert "not a regular file" in result["message"] and str(fifo) in result["message"], result["message"]
     assert result["ms"] < 1000, result["ms"]
+
+
+def _sso_profile_with_fifo_token_cache(scenario) -> None:
+    """A profile whose SSO token cache file (~/.aws/sso/cache/<sha1 of the session>.json, which
+    aws-config reads itself) is a FIFO nobody writes: a read of it never returns."""
+    import hashlib
+
+    cache = scenario.home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    os.mkfifo(cache / (hashlib.sha1(b"corp").hexdigest() + ".json"))
+    scenario.write(
+        ".aws/config",
+        "[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = app\n"
+        "[sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n"
+        "[profile static]\nregion = us-east-1\n",
+    )
+    scenario.write(
+        ".aws/credentials",
+        "[static]\naws_access_key_id = AKIDSTATICEXAMPLE000\naws_secret_access_key = staticSecretKeyExample/0123456789abcdef\n",
+    )
+
+
+def test_a_source_that_blocks_in_a_file_read_is_still_bounded(scenario):
+    # aws-config reads the SSO token cache with a blocking read: the bound holds anyway, and
+    # another profile's lookup in the same process is not held up by the stuck one.
+    _sso_profile_with_fifo_token_cache(scenario)
+    r = scenario.run(
+        [{**TOKEN, "profile": "sso"}, {**TOKEN, "profile": "static"}],
+        timeout=20,
+        IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS="1500",
+    )
+    stuck, other = r.results
+    assert not stuck["ok"] and "timed out" in stuck["message"], stuck
+    assert stuck["ms"] < 2500, stuck["ms"]
+    assert other["ok"], other
+    assert other["ms"] < 1000, other["ms"]
+
+
+def test_a_timed_out_credential_process_behind_a_role_leaves_no_process_behind(scenario):
+    # The same bound for a tool a role's source_profile names (aws-config would run it without
+    # killing it at the bound).
+    marker = str(5000 + os.getpid() % 1000) + ".25"
+    script = scenario.write("hang.sh", f"#!/bin/sh\nsleep {marker} &\nsleep {marker}\n", mode=0o700)
+    scenario.write(
+        ".aws/config",
+        "[default]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\nregion = us-east-1\n"
+        f"[profile base]\ncredential_process = {script}\n",
+    )
+    try:
+        r = scenario.run([TOKEN] * 2, timeout=30, IAM_DB_AUTH_CREDENTIALS_TIMEOUT_MS="1000")
+        for result in r.results:
+            assert not result["ok"] and "timed out" in result["message"], result["message"]
+            assert result["ms"] < 2000, result["ms"]
+        left = []
+        for _ in range(20):
+            left = processes_running(["sleep", marker])
+            if not left:
+                break
+            time.sleep(0.1)
+        assert left == [], f"{len(left)} helper processes left running after 2 timed-out calls"
+    finally:
+        for pid in processes_running(["sleep", marker]):
+            os.kill(pid, 9)

@@ -139,6 +139,27 @@ def test_credential_process(scenario):
     assert_signed_by(scenario.token(), c)
 
 
+def test_assume_role_from_a_source_profile_with_credential_process(scenario):
+    # The role's base credentials come from a credential_process in its source_profile: the
+    # library runs that tool itself (bounded, its process group killed at the bound), and
+    # aws-config assumes the roles with what it printed.
+    with Sts() as sts:
+        base = scenario.creds_secret(Creds.temporary("process", tag="chain"))
+        sts.trust(base)
+        doc = {"Version": 1, "AccessKeyId": base.key_id, "SecretAccessKey": base.secret,
+               "SessionToken": base.token, "Expiration": iso(base.expiration)}
+        script = write_process(scenario, "creds", json.dumps(doc))
+        scenario.write(
+            ".aws/config",
+            f"[profile app]\nrole_arn = {sts.role_arn}\nsource_profile = base\nregion = {REGION}\n"
+            f"[profile base]\ncredential_process = {script}\n",
+        )
+        r = scenario.token(profile="app", AWS_ENDPOINT_URL_STS=sts.url)
+        assert sts.rec.rejected == [], sts.rec.rejected
+        assert len(sts.rec.issued) == 1, sts.rec.issued
+        assert_signed_by(r, scenario.creds_secret(sts.rec.issued[-1]))
+
+
 def test_web_identity(scenario):
     with Sts() as sts:
         scenario.secret(sts.web_identity_token)

@@ -5,6 +5,8 @@ match IAM_DB_AUTH_PQ_HOSTS; it never sends one without TLS and says why it has n
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,40 @@ def test_the_shim_gives_no_usable_token(pg: Pg, shim: Path, hosts: str, sslmode:
 def test_without_the_shim_the_same_psql_cannot_log_in(pg: Pg):
     r = psql_login(pg.conninfo(), libpq_env(base=pg.env()), "SELECT 1")
     assert r.returncode == 2 and "no password supplied" in r.stderr, r.stderr
+
+
+CONNECT_AND_SURVIVE = r"""
+#include <libpq-fe.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    PGconn *conn = PQconnectdb(argc > 1 ? argv[1] : "");
+    PQfinish(conn);
+    printf("survived\n");
+    return 0;
+}
+"""
+
+
+def test_a_shim_log_line_to_a_closed_stderr_does_not_kill_the_program(pg: Pg, shim: Path, tmp_path: Path):
+    # A libpq program whose stderr is a pipe nobody reads any more, SIGPIPE at its default
+    # action: the shim's own line (here: why it sends no token without TLS) must not end it.
+    source = tmp_path / "survive.c"
+    source.write_text(CONNECT_AND_SURVIVE)
+    program = tmp_path / "survive"
+    include = run(["pg_config", "--includedir"], check=True).stdout.strip()
+    run(["cc", "-O2", "-Wall", "-Werror", f"-I{include}", "-o", program, source, "-lpq"], check=True)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run(
+            [program, pg.conninfo(sslmode="disable")],
+            env=shim_env(shim, pg.env()),
+            stdout=subprocess.PIPE,
+            stderr=write_end,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert r.returncode == 0 and r.stdout == "survived\n", f"exit {r.returncode} (-13: killed by SIGPIPE)"

@@ -68,7 +68,12 @@ impl Core {
     fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
         self.runtime
             .get_or_init(|| {
-                tokio::runtime::Builder::new_current_thread()
+                // One worker drives the timers and sockets; each credential source is polled
+                // on a thread of its own (credentials::lookup), so a source that blocks its
+                // thread (aws-config reads some files with a blocking read) stalls neither the
+                // drivers nor another lookup, and its caller's bound still holds.
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
                     .enable_all()
                     .thread_name("iam-db-auth-blocking")
                     .build()

@@ -66,31 +66,53 @@ impl SharedFile {
 /// The largest shared file read, bytes: real ones are a few KiB.
 pub(crate) const MAX_SHARED_FILE_BYTES: u64 = 1 << 20;
 
+/// Both shared files' contents, as read (a missing file is empty).
+#[derive(Clone, Default)]
+pub(crate) struct SharedContents {
+    pub(crate) config: String,
+    pub(crate) credentials: String,
+}
+
+impl SharedContents {
+    /// Reads both files, bounded; the error names the file and the problem, never its content.
+    pub(crate) fn read() -> Result<Self, String> {
+        let mut contents = SharedContents::default();
+        for file in SharedFile::BOTH {
+            let text = match file.locate() {
+                None => String::new(),
+                Some(path) => match crate::files::read_regular_text(&path, MAX_SHARED_FILE_BYTES) {
+                    Ok(text) => text,
+                    Err(crate::files::ReadError::NotFound) => String::new(),
+                    Err(e) => {
+                        return Err(format!("{} ({}) {e}", path.display(), file.variable()));
+                    }
+                },
+            };
+            match file {
+                SharedFile::Config => contents.config = text,
+                SharedFile::Credentials => contents.credentials = text,
+            }
+        }
+        Ok(contents)
+    }
+
+    /// The contents as aws-config takes them.
+    #[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`, not a dependency of ours
+    pub(crate) fn profile_files(&self) -> aws_config::profile::profile_file::ProfileFiles {
+        use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+        ProfileFiles::builder()
+            .with_contents(ProfileFileKind::Config, self.config.clone())
+            .with_contents(ProfileFileKind::Credentials, self.credentials.clone())
+            .build()
+    }
+}
+
 /// Both shared files' contents for aws-config (a missing file is empty), read bounded; the
 /// error names the file and the problem, never its content.
 #[allow(deprecated)] // aws-config's alias of aws-runtime's `EnvConfigFiles`, not a dependency of ours
 pub(crate) fn read_shared_files() -> Result<aws_config::profile::profile_file::ProfileFiles, String>
 {
-    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
-    let mut files = ProfileFiles::builder();
-    for file in SharedFile::BOTH {
-        let contents = match file.locate() {
-            None => String::new(),
-            Some(path) => match crate::files::read_regular_text(&path, MAX_SHARED_FILE_BYTES) {
-                Ok(text) => text,
-                Err(crate::files::ReadError::NotFound) => String::new(),
-                Err(e) => {
-                    return Err(format!("{} ({}) {e}", path.display(), file.variable()));
-                }
-            },
-        };
-        let kind = match file {
-            SharedFile::Config => ProfileFileKind::Config,
-            SharedFile::Credentials => ProfileFileKind::Credentials,
-        };
-        files = files.with_contents(kind, contents);
-    }
-    Ok(files.build())
+    SharedContents::read().map(|contents| contents.profile_files())
 }
 
 /// What identifies the state of the shared files (and the variables that choose them): when it

@@ -90,16 +90,54 @@ pub(crate) fn look_up(sources: &Sources, runtime: &RuntimeHandle<'_>) -> Result<
     Err(not_found(&tried))
 }
 
+/// How much longer than its budget a source's thread is waited for before the lookup gives up
+/// on it (its own timer normally ends it first; this is for a thread blocked outside the
+/// runtime, where no timer can reach it).
+const STUCK_GRACE: Duration = Duration::from_millis(50);
+
+/// What polling a source gave: its answer, or nothing within the time.
+type Polled = Option<std::result::Result<aws_credential_types::Credentials, CredentialsError>>;
+
+/// Polls `source` on a thread of its own and waits for it at most `budget` (plus a grace).
+/// aws-config reads some files (the SSO token cache, a role's chain) with blocking reads inside
+/// its futures: a FIFO there would block whichever thread polls it, for ever. Polled here, only
+/// that thread is lost; the caller returns at its bound, and other lookups go on.
+fn poll_bounded(source: &Source, rt: &tokio::runtime::Runtime, budget: Duration) -> Polled {
+    let provider = source.provider.clone();
+    let handle = rt.handle().clone();
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("iam-db-auth-credentials".into())
+        .spawn(move || {
+            // The timer is made inside the runtime's context (block_on enters it).
+            let outcome = handle.block_on(async move {
+                tokio::time::timeout(budget, provider.provide_credentials()).await
+            });
+            // The caller may have stopped waiting: nobody to tell then.
+            let _ = answer.send(outcome.ok());
+        });
+    if let Err(e) = spawned {
+        return Some(Err(CredentialsError::unhandled(format!(
+            "could not start a thread to ask this source: {e}"
+        ))));
+    }
+    match answered.recv_timeout(budget + STUCK_GRACE) {
+        Ok(outcome) => outcome,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Err(
+            CredentialsError::unhandled("the source's thread ended without an answer"),
+        )),
+    }
+}
+
 /// Asks one source, with what is left of the time, and notes the outcome in its back-off.
 fn ask(source: &Source, rt: &tokio::runtime::Runtime, deadline: Instant) -> Answer {
     let budget = deadline.saturating_duration_since(Instant::now());
     let started = Instant::now();
-    let outcome = rt.block_on(async {
-        tokio::time::timeout(budget, source.provider.provide_credentials()).await
-    });
+    let outcome = poll_bounded(source, rt, budget);
     let took = started.elapsed();
     match outcome {
-        Ok(Ok(creds)) => {
+        Some(Ok(creds)) => {
             log_at!(
                 Level::Debug,
                 "credentials: {}: found ({} us)",
@@ -109,7 +147,7 @@ fn ask(source: &Source, rt: &tokio::runtime::Runtime, deadline: Instant) -> Answ
             source.mark_up();
             Answer::Found(AwsCredentials::from_sdk(&creds, &source.name))
         }
-        Ok(Err(err @ CredentialsError::CredentialsNotLoaded(_))) => {
+        Some(Err(err @ CredentialsError::CredentialsNotLoaded(_))) => {
             let why = summarize_not_loaded(&error_causes(&err), took);
             log_at!(
                 Level::Debug,
@@ -123,11 +161,11 @@ fn ask(source: &Source, rt: &tokio::runtime::Runtime, deadline: Instant) -> Answ
             }
             Answer::Nothing(why)
         }
-        Ok(Err(err)) => {
+        Some(Err(err)) => {
             source.mark_down();
             Answer::Failed(err)
         }
-        Err(_elapsed) => {
+        None => {
             source.mark_down();
             Answer::TimedOut(took)
         }

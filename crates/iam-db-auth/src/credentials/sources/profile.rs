@@ -4,24 +4,27 @@
 //! aws-config's profile provider parses the files once and keeps its first failure for ever.
 
 use super::Source;
-use crate::credentials::files::{FilesStamp, read_shared_files};
+use crate::credentials::files::{FilesStamp, SharedContents};
 use crate::log::{Level, log_at};
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use std::sync::{Arc, Mutex};
 
+mod chained;
+
 /// The profile source for `profile` (`None`: `AWS_PROFILE`, else `default`), built from the
 /// files' contents as read now; a file that cannot be read makes a source that fails saying so.
 fn build(profile: Option<&str>) -> Source {
     let aws_profile = std::env::var("AWS_PROFILE").ok();
     let label = label(profile, aws_profile.as_deref());
-    let files = match read_shared_files() {
-        Ok(files) => files,
+    let contents = match SharedContents::read() {
+        Ok(contents) => contents,
         Err(problem) => {
             return Source::new(label, SharedCredentialsProvider::new(Unreadable(problem)));
         }
     };
+    let mut files = contents.profile_files();
     let selected = inspect(&files, profile);
     if let Some(problem) = selected.token_file.and_then(|path| {
         super::web_identity::token_file_problem(Some(path.into()), "web_identity_token_file")
@@ -35,9 +38,17 @@ fn build(profile: Option<&str>) -> Source {
         );
     }
     let config = super::provider_config(profile);
-    let mut builder = ProfileFileCredentialsProvider::builder()
-        .configure(&config)
-        .profile_files(files);
+    let mut builder = ProfileFileCredentialsProvider::builder().configure(&config);
+    if let Some(chained) = selected.chained_process
+        && let Some(handed_over) = chained::hand_over(&contents, &chained, profile)
+    {
+        files = handed_over;
+        builder = builder.with_custom_provider(
+            chained::PROVIDER_NAME,
+            super::process::CredentialProcess::new(&chained.command),
+        );
+    }
+    let mut builder = builder.profile_files(files);
     if let Some(name) = profile {
         builder = builder.profile_name(name);
     }
@@ -49,11 +60,13 @@ fn build(profile: Option<&str>) -> Source {
 struct Selected {
     /// Its `credential_process`, when that is the profile's own source (no role, SSO, web
     /// identity or login session before it in aws-config's order): we run it ourselves,
-    /// bounded (`process.rs`). A tool behind a role's `source_profile` is still run by
-    /// aws-config.
+    /// bounded (`process.rs`).
     process: Option<String>,
     /// Its `web_identity_token_file`, checked with the bounded reader before aws-config reads it.
     token_file: Option<String>,
+    /// A `credential_process` at the end of its roles' `source_profile` chain: we run that
+    /// too (`chained.rs`), and aws-config assumes the roles with what it printed.
+    chained_process: Option<chained::ChainedProcess>,
 }
 
 /// The selected profile's settings that we handle ourselves.
@@ -62,8 +75,6 @@ fn inspect(
     files: &aws_config::profile::profile_file::ProfileFiles,
     profile: Option<&str>,
 ) -> Selected {
-    use aws_types::os_shim_internal::{Env, Fs};
-    use futures_util::FutureExt as _;
     const BEFORE_PROCESS: [&str; 10] = [
         "role_arn",
         "credential_source",
@@ -76,12 +87,7 @@ fn inspect(
         "login_session",
         "source_profile",
     ];
-    let override_name = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
-    // Given contents only, the parser reads no file: it answers on the first poll.
-    let Some(Ok(set)) =
-        aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, override_name)
-            .now_or_never()
-    else {
+    let Some(set) = parse(files, profile) else {
         return Selected::default();
     };
     let Some(section) = set.get_profile(set.selected_profile()) else {
@@ -95,7 +101,23 @@ fn inspect(
     Selected {
         process,
         token_file: section.get("web_identity_token_file").map(str::to_string),
+        chained_process: chained::find(&set, section),
     }
+}
+
+/// The profiles in `files` (contents only: the parser reads no file, so it answers on the first
+/// poll), with `profile` selected (`None`: `AWS_PROFILE`, else `default`).
+#[allow(deprecated)] // aws-config's aliases of aws-runtime's types
+fn parse(
+    files: &aws_config::profile::profile_file::ProfileFiles,
+    profile: Option<&str>,
+) -> Option<aws_config::profile::ProfileSet> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    use futures_util::FutureExt as _;
+    let override_name = profile.map(|p| std::borrow::Cow::Owned(p.to_string()));
+    aws_config::profile::parser::load(&Fs::real(), &Env::real(), files, override_name)
+        .now_or_never()?
+        .ok()
 }
 
 /// The source when a shared file cannot be read: it fails with the reason.
