@@ -23,7 +23,7 @@ from ._errors import (
     RegionNotFoundError,
     UntrustedServerError,
 )
-from ._native import Kind, ca_file, clear_cache, library_path, library_version, token
+from ._native import ca_file, clear_cache, library_path, library_version, token
 
 __version__ = "1.0.0"
 
@@ -36,7 +36,6 @@ __all__ = [
     "InsecureConnectionError",
     "InternalError",
     "InvalidRequestError",
-    "Kind",
     "NoCredentialsError",
     "RegionNotFoundError",
     "UntrustedServerError",

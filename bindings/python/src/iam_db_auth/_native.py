@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import ctypes
 import os
-from pathlib import Path
-from typing import Literal, Optional
 
 from ._errors import error_for
+
+# Only the standard library's cheapest modules at import time (no typing, no pathlib: they
+# cost more than loading the library itself; the package's cold start is measured).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, Optional
+
+    Kind = Literal["rds", "dsql", "dsql-admin", "elasticache", "memorydb"]
 
 LIBRARY_NAME = "libiam_db_auth.so"
 IAM_ERROR_OK = 0
 IAM_FLAG_NO_CACHE = 1
 IAM_FLAG_SERVERLESS = 2
 
-Kind = Literal["rds", "dsql", "dsql-admin", "elasticache", "memorydb"]
 _KINDS: dict[str, int] = {"rds": 0, "dsql": 1, "dsql-admin": 2, "elasticache": 3, "memorydb": 4}
 
 
@@ -43,20 +48,20 @@ class _Options(ctypes.Structure):
     ]
 
 
-def library_path() -> Path:
+def library_path() -> str:
     """The shared library this package uses: the one inside the package (the wheel's), else
     IAM_DB_AUTH_LIB (a source checkout without a built library)."""
-    bundled = Path(__file__).resolve().with_name(LIBRARY_NAME)
-    if bundled.exists():
+    bundled = os.path.join(os.path.dirname(os.path.realpath(__file__)), LIBRARY_NAME)
+    if os.path.exists(bundled):
         return bundled
     override = os.environ.get("IAM_DB_AUTH_LIB")
     if override:
-        return Path(override)
+        return override
     raise ImportError(f"{bundled} is missing (a source checkout: set IAM_DB_AUTH_LIB to a built library)")
 
 
 def _load() -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(library_path()))
+    lib = ctypes.CDLL(library_path())
     opts_p, void_p, void_pp = ctypes.POINTER(_Options), ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)
     for name, restype, argtypes in (
         ("iam_token_options_init_sized", ctypes.c_int, [opts_p, ctypes.c_size_t]),
@@ -112,7 +117,7 @@ def token(
     *,
     signing_host: Optional[str] = None,
     signing_port: Optional[int] = None,
-    kind: Kind = "rds",
+    kind: "Kind" = "rds",
     expires_in: Optional[int] = None,
     cache: bool = True,
     serverless: bool = False,

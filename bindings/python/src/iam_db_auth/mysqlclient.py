@@ -84,7 +84,7 @@ def _private_dir(path: Path) -> None:
 def plugin_dir() -> Path:
     """The plugin directory for this package's library and the system's plugins (built on the
     first call, reused while the library and the system's plugins stay the same)."""
-    library = library_path()
+    library = Path(library_path())
     system = system_plugin_dir()
     others = sorted(p.name for p in system.glob("*.so") if p.name != PLUGIN_NAME) if system else []
     key = hashlib.sha256(
