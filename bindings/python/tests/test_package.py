@@ -65,7 +65,7 @@ def venv(wheel, tmp_path_factory) -> Path:
     return path
 
 
-def test_wheel_installs_without_a_compiler_and_holds_no_symlink(wheel, venv):
+def test_wheel_holds_the_library_and_no_sources_or_symlinks(wheel, venv):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         # A symbolic link would be stored with the S_IFLNK bits in external_attr.
