@@ -5,9 +5,11 @@
 // over TLS verified against the RDS CA bundle.
 
 const fs = require('fs');
-const net = require('net');
 const path = require('path');
-const tls = require('tls');
+// net and tls load on first use: a program that only makes tokens does not pay for them.
+const lazy = (name) => { let m; return () => (m ||= require(name)); };
+const net = lazy('net');
+const tls = lazy('tls');
 
 const native = loadNative();
 
@@ -118,8 +120,8 @@ function tlsOptions(serverName) {
     ca: caBundle(),
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
-    servername: net.isIP(serverName) ? undefined : serverName,
-    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+    servername: net().isIP(serverName) ? undefined : serverName,
+    checkServerIdentity: (_host, cert) => tls().checkServerIdentity(serverName, cert),
   };
 }
 
@@ -177,7 +179,7 @@ function mysql2Config(options) {
   };
   if (name !== options.host) {
     config.host = name;
-    config.stream = () => net.connect({ host: options.host, port });
+    config.stream = () => net().connect({ host: options.host, port });
   }
   return config;
 }

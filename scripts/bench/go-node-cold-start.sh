@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Cold start of the Go and Node.js packages against each language's AWS SDK: CPU time (user +
+# system, from wait4) of a fresh process that loads the package and makes one token, medians of
+# RUNS processes each, the programs alternating. Baselines: the same runtime doing nothing (an
+# empty Go program, `node` on an empty file), so "package share" = ours - baseline.
+#
+#   scripts/bench/go-node-cold-start.sh [RUNS]     (default 60; report on stdout)
+#
+# Go: bindings/go (GOPATH mode, cgo, libiam_db_auth.so.1 from target/release) against
+# aws-sdk-go-v2's config.LoadDefaultConfig + feature/rds/auth.BuildAuthToken (Debian's
+# golang-github-aws-aws-sdk-go-v2-dev). Node: the npm package (dist/node, `scripts/package.sh
+# node --quick` if none) against @aws-sdk/rds-signer's Signer.getAuthToken. All sign with the
+# demo key from the environment (no AWS files, no metadata endpoint).
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$ROOT"
+runs="${1:-60}"
+SIGNER_VERSION=3.1175.0
+out="$WORK/bench-go-node"; rm -rf "$out"; mkdir -p "$out/gopath/src"
+[[ -f "$LIB" ]] || cargo build --release --quiet
+soname_link
+host=mydb.c9akciq32.us-east-1.rds.amazonaws.com
+
+# Go programs.
+export GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH="$out/gopath:/usr/share/gocode" GOCACHE="$WORK/go-cache"
+tar -C "$out/gopath/src" -xzf "$(bash scripts/package.sh go | tail -n 1)"
+module="$(sed -n 's/^module //p' bindings/go/go.mod)"
+mkdir -p "$out/gopath/src/bench/ours" "$out/gopath/src/bench/sdk" "$out/gopath/src/bench/empty" "$out/gopath/src/bench/cgo"
+cat >"$out/gopath/src/bench/ours/main.go" <<GO
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	iamdbauth "$module"
+)
+
+func main() {
+	token, err := iamdbauth.Token(context.Background(), iamdbauth.Options{Host: "$host", Port: 5432, User: "app"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(len(token))
+}
+GO
+cat >"$out/gopath/src/bench/sdk/main.go" <<GO
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	token, err := auth.BuildAuthToken(ctx, "$host:5432", "us-east-1", "app", cfg.Credentials)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(len(token))
+}
+GO
+printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(0) }\n' >"$out/gopath/src/bench/empty/main.go"
+# cgo without the library: what cgo itself costs at start-up (threads, the C runtime).
+printf 'package main\n\n// int zero(void) { return 0; }\nimport "C"\nimport "fmt"\n\nfunc main() { fmt.Println(C.zero()) }\n' >"$out/gopath/src/bench/cgo/main.go"
+for p in ours sdk empty cgo; do
+  CGO_LDFLAGS="-L$ROOT/target/release -Wl,-rpath,$ROOT/target/release" go build -o "$out/go-$p" "bench/$p"
+done
+
+# Node programs.
+tarball="$(ls -1t "$ROOT"/dist/node/iam-db-auth-*.tgz 2>/dev/null | head -n 1 || true)"
+[[ -n "$tarball" ]] || tarball="$(bash scripts/package.sh node --quick | tail -n 1)"
+mkdir -p "$out/node"
+echo '{"name":"bench","private":true}' >"$out/node/package.json"
+(cd "$out/node" && timeout 300 npm install --no-audit --no-fund --silent "$tarball" "@aws-sdk/rds-signer@$SIGNER_VERSION")
+cat >"$out/node/ours.js" <<JS
+const t = require('iam-db-auth').token({ host: '$host', port: 5432, user: 'app' });
+console.log(t.length);
+JS
+cat >"$out/node/sdk.js" <<JS
+const { Signer } = require('@aws-sdk/rds-signer');
+new Signer({ hostname: '$host', port: 5432, username: 'app', region: 'us-east-1' }).getAuthToken().then((t) => console.log(t.length));
+JS
+: >"$out/node/empty.js"
+
+isolated_aws_env AWS_ACCESS_KEY_ID="$DEMO_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET_ACCESS_KEY" \
+  python3 - "$runs" "$out" <<'PY'
+import os, statistics, subprocess, sys, time
+runs, out = int(sys.argv[1]), sys.argv[2]
+progs = {
+    "go: iamdbauth.Token": [f"{out}/go-ours"],
+    "go: aws-sdk-go-v2 BuildAuthToken": [f"{out}/go-sdk"],
+    "go: empty program": [f"{out}/go-empty"],
+    "go: cgo program, no library": [f"{out}/go-cgo"],
+    "node: require('iam-db-auth').token": ["node", f"{out}/node/ours.js"],
+    "node: @aws-sdk/rds-signer getAuthToken": ["node", f"{out}/node/sdk.js"],
+    "node: empty script": ["node", f"{out}/node/empty.js"],
+}
+cpu = {k: [] for k in progs}
+wall = {k: [] for k in progs}
+for _ in range(runs):
+    for name, argv in progs.items():
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=f"{out}/node")
+        _, status, ru = os.wait4(p.pid, 0)
+        wall[name].append(time.perf_counter() - t0)
+        if status != 0:
+            sys.exit(f"{name} failed")
+        cpu[name].append(ru.ru_utime + ru.ru_stime)
+med = lambda xs: statistics.median(xs) * 1000
+print(f"| program | CPU (user+sys), median ms | wall, median ms |  ({runs} processes each, alternating; load {os.getloadavg()[0]:.2f})")
+print("|---|---|---|")
+for name in progs:
+    print(f"| {name} | {med(cpu[name]):.1f} | {med(wall[name]):.1f} |")
+for lang, ours, sdk, base in (("go", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: empty program"),
+                              ("go (cgo baseline)", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: cgo program, no library"),
+                              ("node", "node: require('iam-db-auth').token", "node: @aws-sdk/rds-signer getAuthToken", "node: empty script")):
+    print(f"{lang}: SDK / ours CPU {med(cpu[sdk]) / med(cpu[ours]):.1f}x; ours - baseline {med(cpu[ours]) - med(cpu[base]):.2f} ms CPU, "
+          f"SDK - baseline {med(cpu[sdk]) - med(cpu[base]):.2f} ms CPU")
+PY
