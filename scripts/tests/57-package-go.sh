@@ -31,7 +31,9 @@ passed=0
 
 if [[ "$tier" != deep ]]; then
   say "go vet, go test (GOPATH mode, $(go version | cut -d' ' -f3))"
+  [[ -z "$(gofmt -l .)" ]] || die "not gofmt-formatted: $(gofmt -l . | tr '\n' ' ')"
   timeout 300 go vet ./... || die "go vet failed"
+  timeout 300 go vet -tags standin ./... || die "go vet (standin tests) failed"
   isolated_aws_env timeout 300 go test -count=1 -v ./... >"$out/go-test.log" 2>&1 ||
     { cat "$out/go-test.log"; die "go test failed"; }
   grep -E '^(--- |ok |FAIL)' "$out/go-test.log"

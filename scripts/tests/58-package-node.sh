@@ -44,6 +44,7 @@ run_tests() {
 }
 
 if [[ "$tier" == fast ]]; then
+  (cd bindings/node && cargo fmt --check) || die "bindings/node is not formatted (cd bindings/node && cargo fmt)"
   say "node $(node --version): the package built with the host toolchain, installed from its tarball"
   install_app "$(bash scripts/package.sh node --quick | tail -n 1)"
   run_tests fast -- token.test.js impostor.test.js

@@ -84,10 +84,18 @@ pub struct Outcome {
 
 impl Outcome {
     fn ok(value: String) -> Self {
-        Outcome { value: Some(value), code: 0, message: None }
+        Outcome {
+            value: Some(value),
+            code: 0,
+            message: None,
+        }
     }
     fn failed(code: c_int, message: String) -> Self {
-        Outcome { value: None, code, message: Some(message) }
+        Outcome {
+            value: None,
+            code,
+            message: Some(message),
+        }
     }
 }
 
@@ -106,15 +114,22 @@ unsafe fn copy(p: *const c_char) -> String {
 fn c_string(field: &str, value: Option<&str>) -> Result<Option<CString>, Outcome> {
     match value {
         None | Some("") => Ok(None),
-        Some(v) => CString::new(v)
-            .map(Some)
-            .map_err(|_| Outcome::failed(ffi::INVALID_OPTIONS, format!("{field} contains a NUL character"))),
+        Some(v) => CString::new(v).map(Some).map_err(|_| {
+            Outcome::failed(
+                ffi::INVALID_OPTIONS,
+                format!("{field} contains a NUL character"),
+            )
+        }),
     }
 }
 
 fn port(field: &str, value: Option<u32>) -> Result<u16, Outcome> {
-    u16::try_from(value.unwrap_or(0))
-        .map_err(|_| Outcome::failed(ffi::INVALID_OPTIONS, format!("{field} is not a port number (0 to 65535)")))
+    u16::try_from(value.unwrap_or(0)).map_err(|_| {
+        Outcome::failed(
+            ffi::INVALID_OPTIONS,
+            format!("{field} is not a port number (0 to 65535)"),
+        )
+    })
 }
 
 fn make_token(o: &TokenOptions) -> Outcome {
@@ -144,10 +159,13 @@ fn try_token(o: &TokenOptions) -> Result<Outcome, Outcome> {
         flags: 0,
     };
     // SAFETY: `options` is a live, aligned TokenOptions of the size passed.
-    let code = unsafe { ffi::iam_token_options_init_sized(&mut options, size_of::<ffi::TokenOptions>()) };
+    let code =
+        unsafe { ffi::iam_token_options_init_sized(&mut options, size_of::<ffi::TokenOptions>()) };
     if code != ffi::OK {
         // SAFETY: iam_error_code_message returns a static string for any code.
-        return Err(Outcome::failed(code, unsafe { copy(ffi::iam_error_code_message(code)) }));
+        return Err(Outcome::failed(code, unsafe {
+            copy(ffi::iam_error_code_message(code))
+        }));
     }
     options.kind = o.kind.unwrap_or(0);
     options.host = as_ptr(&host);
@@ -214,15 +232,19 @@ pub fn token_async(options: TokenOptions) -> AsyncTask<TokenTask> {
 /// The CA file servers are verified with (the project's lookup order).
 #[napi]
 pub fn ca_file() -> Outcome {
-    // SAFETY: no arguments; the path (or the failure, read on the same thread within this one
-    // call) is copied before any other iam_* call on this thread.
-    unsafe {
-        let path = ffi::iam_ca_file();
-        if path.is_null() {
-            Outcome::failed(ffi::iam_last_error_code(), copy(ffi::iam_last_error_message()))
-        } else {
-            Outcome::ok(copy(path))
-        }
+    // The path, or the failure (read on this thread, within this one call), is copied before
+    // any other iam_* call on this thread.
+    // SAFETY: no arguments; returns NULL or a string valid until this thread's next call.
+    let path = unsafe { ffi::iam_ca_file() };
+    if path.is_null() {
+        // SAFETY: no arguments; the calling thread's last failure, just recorded.
+        let code = unsafe { ffi::iam_last_error_code() };
+        // SAFETY: as above; the message is valid until this thread's next iam_* call.
+        let message = unsafe { copy(ffi::iam_last_error_message()) };
+        Outcome::failed(code, message)
+    } else {
+        // SAFETY: a NUL-terminated path, valid until this thread's next iam_ca_file call.
+        Outcome::ok(unsafe { copy(path) })
     }
 }
 
