@@ -11,7 +11,15 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-artifacts() { local f; for f in "$ROOT"/scripts/package/*.sh; do [[ -f "$f" ]] && basename "$f" .sh; done; return 0; }
+# The scripts with an `# artifact:` line (the others are helpers they share); SHA256SUMS last,
+# as it sums the others' output.
+artifacts() {
+  local f
+  for f in "$ROOT"/scripts/package/*.sh; do
+    [[ -f "$f" ]] && grep -q '^# artifact: ' "$f" && basename "$f" .sh
+  done | awk '$0 == "checksums" { last = 1; next } { print } END { if (last) print "checksums" }'
+  return 0
+}
 
 case "${1:-}" in
   ""|-h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -24,6 +32,6 @@ case "${1:-}" in
     for name in $(artifacts); do say "package $name"; bash "scripts/package/$name.sh" "$@"; done ;;
   *)
     name="$1"; shift
-    [[ -f "scripts/package/$name.sh" ]] || die "no artifact '$name' (scripts/package.sh list)"
+    grep -qs '^# artifact: ' "scripts/package/$name.sh" || die "no artifact '$name' (scripts/package.sh list)"
     exec bash "scripts/package/$name.sh" "$@" ;;
 esac
