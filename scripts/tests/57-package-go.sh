@@ -17,9 +17,15 @@ tier="${IAM_TEST_TIER:-all}"
 for dir in /usr/share/gocode/src/github.com/jackc/pgx/v4 /usr/share/gocode/src/github.com/go-sql-driver/mysql; do
   [[ -d "$dir" ]] || die "$dir is missing (scripts/setup.sh installs golang-github-jackc-pgx-v4-dev and golang-github-go-sql-driver-mysql-dev)"
 done
-[[ -f "$LIB" ]] || cargo build --release --quiet
-soname_link
-libdir="$ROOT/target/release"
+# The library a user links: scripts/package.sh native's (glibc 2.28) when built, else the
+# release build's.
+libdir="$ROOT/dist/native/x86_64-unknown-linux-gnu/lib"
+if [[ ! -f "$libdir/libiam_db_auth.so" ]]; then
+  [[ -f "$LIB" ]] || cargo build --release --quiet
+  soname_link
+  libdir="$ROOT/target/release"
+fi
+say "linking $libdir/libiam_db_auth.so"
 out="$WORK/package-go"; rm -rf "$out"; mkdir -p "$out/gopath/src"
 tarball="$(bash scripts/package.sh go | tail -n 1)"
 tar -C "$out/gopath/src" -xzf "$tarball"
