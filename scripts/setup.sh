@@ -15,7 +15,7 @@ APT_PACKAGES=(
   # The Go package's tests build offline (GOPATH mode) against Debian's driver sources (stage 57).
   golang-github-jackc-pgx-v4-dev golang-github-go-sql-driver-mysql-dev
   # The Go cold-start benchmark's other side (scripts/bench/go-node-cold-start.sh).
-  golang-github-aws-aws-sdk-go-v2-dev
+  golang-github-aws-aws-sdk-go-v2-dev golang-github-aws-aws-sdk-go-dev
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

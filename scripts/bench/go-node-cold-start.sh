@@ -8,8 +8,9 @@
 #   scripts/bench/go-node-cold-start.sh [RUNS]     (default 60; report on stdout)
 #
 # Go: bindings/go (GOPATH mode, cgo, libiam_db_auth.so.1 from target/release) against
-# aws-sdk-go-v2's config.LoadDefaultConfig + feature/rds/auth.BuildAuthToken (Debian's
-# golang-github-aws-aws-sdk-go-v2-dev). Node: the npm package (dist/node, `scripts/package.sh
+# aws-sdk-go-v2's config.LoadDefaultConfig + feature/rds/auth.BuildAuthToken and aws-sdk-go v1's
+# session.NewSession + rdsutils.BuildAuthToken (Debian's golang-github-aws-aws-sdk-go-v2-dev and
+# golang-github-aws-aws-sdk-go-dev). Node: the npm package (dist/node, `scripts/package.sh
 # node --quick` if none) against @aws-sdk/rds-signer's Signer.getAuthToken. All sign with the
 # demo key from the environment (no AWS files, no metadata endpoint).
 set -euo pipefail
@@ -27,7 +28,7 @@ host=mydb.c9akciq32.us-east-1.rds.amazonaws.com
 export GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH="$out/gopath:/usr/share/gocode" GOCACHE="$WORK/go-cache"
 tar -C "$out/gopath/src" -xzf "$(bash scripts/package.sh go | tail -n 1)"
 module="$(sed -n 's/^module //p' bindings/go/go.mod)"
-mkdir -p "$out/gopath/src/bench/ours" "$out/gopath/src/bench/sdk" "$out/gopath/src/bench/empty" "$out/gopath/src/bench/cgo"
+mkdir -p "$out/gopath/src/bench/ours" "$out/gopath/src/bench/sdk" "$out/gopath/src/bench/sdkv1" "$out/gopath/src/bench/empty" "$out/gopath/src/bench/cgo"
 cat >"$out/gopath/src/bench/ours/main.go" <<GO
 package main
 
@@ -75,10 +76,35 @@ func main() {
 	fmt.Println(len(token))
 }
 GO
+cat >"$out/gopath/src/bench/sdkv1/main.go" <<GO
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/rds/rdsutils"
+)
+
+func main() {
+	sess, err := session.NewSession()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	token, err := rdsutils.BuildAuthToken("$host:5432", "us-east-1", "app", sess.Config.Credentials)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(len(token))
+}
+GO
 printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(0) }\n' >"$out/gopath/src/bench/empty/main.go"
 # cgo without the library: what cgo itself costs at start-up (threads, the C runtime).
 printf 'package main\n\n// int zero(void) { return 0; }\nimport "C"\nimport "fmt"\n\nfunc main() { fmt.Println(C.zero()) }\n' >"$out/gopath/src/bench/cgo/main.go"
-for p in ours sdk empty cgo; do
+for p in ours sdk sdkv1 empty cgo; do
   CGO_LDFLAGS="-L$ROOT/target/release -Wl,-rpath,$ROOT/target/release" go build -o "$out/go-$p" "bench/$p"
 done
 
@@ -105,6 +131,7 @@ runs, out = int(sys.argv[1]), sys.argv[2]
 progs = {
     "go: iamdbauth.Token": [f"{out}/go-ours"],
     "go: aws-sdk-go-v2 BuildAuthToken": [f"{out}/go-sdk"],
+    "go: aws-sdk-go (v1) rdsutils.BuildAuthToken": [f"{out}/go-sdkv1"],
     "go: empty program": [f"{out}/go-empty"],
     "go: cgo program, no library": [f"{out}/go-cgo"],
     "node: require('iam-db-auth').token": ["node", f"{out}/node/ours.js"],
@@ -126,12 +153,14 @@ for _ in range(runs):
             ms = [float(l.split(",")[0]) for l in f if "task-clock" in l]
         cpu[name].append(ms[0] / 1000)
 med = lambda xs: statistics.median(xs) * 1000
-print(f"| program | CPU (task-clock), median ms | wall (with perf), median ms |  ({runs} processes each, alternating; load {os.getloadavg()[0]:.2f})")
-print("|---|---|---|")
+print(f"{runs} processes each, alternating; 1-minute load {os.getloadavg()[0]:.2f} at the end")
+print("| program | CPU (task-clock), median ms |")
+print("|---|---|")
 for name in progs:
-    print(f"| {name} | {med(cpu[name]):.1f} | {med(wall[name]):.1f} |")
+    print(f"| {name} | {med(cpu[name]):.2f} |")
 for lang, ours, sdk, base in (("go", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: empty program"),
                               ("go (cgo baseline)", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: cgo program, no library"),
+                              ("go (v1)", "go: iamdbauth.Token", "go: aws-sdk-go (v1) rdsutils.BuildAuthToken", "go: empty program"),
                               ("node", "node: require('iam-db-auth').token", "node: @aws-sdk/rds-signer getAuthToken", "node: empty script")):
     print(f"{lang}: SDK / ours CPU {med(cpu[sdk]) / med(cpu[ours]):.1f}x; ours - baseline {med(cpu[ours]) - med(cpu[base]):.2f} ms CPU, "
           f"SDK - baseline {med(cpu[sdk]) - med(cpu[base]):.2f} ms CPU")
