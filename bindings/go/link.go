@@ -1,4 +1,4 @@
-//go:build !iamdbauth_pkgconfig
+//go:build !iamdbauth_pkgconfig && !iamdbauth_static
 
 package iamdbauth
 

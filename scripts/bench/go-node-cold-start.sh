@@ -107,6 +107,13 @@ printf 'package main\n\n// int zero(void) { return 0; }\nimport "C"\nimport "fmt
 for p in ours sdk sdkv1 empty cgo; do
   CGO_LDFLAGS="-L$ROOT/target/release -Wl,-rpath,$ROOT/target/release" go build -o "$out/go-$p" "bench/$p"
 done
+# The same program with the library linked statically (-tags iamdbauth_static), when a static
+# library is there: scripts/install.sh's, or `cargo rustc --release -p iam-db-auth --lib
+# --crate-type staticlib --target-dir target/static` (IAM_DB_AUTH_STATIC_DIR names another).
+static_dir="${IAM_DB_AUTH_STATIC_DIR:-$ROOT/target/static/release}"
+if [[ -f "$static_dir/libiam_db_auth.a" ]]; then
+  CGO_LDFLAGS="-L$static_dir" go build -tags iamdbauth_static -o "$out/go-ours-static" bench/ours
+fi
 
 # Node programs.
 tarball="$(ls -1t "$ROOT"/dist/node/iam-db-auth-*.tgz 2>/dev/null | head -n 1 || true)"
@@ -130,6 +137,7 @@ import os, statistics, subprocess, sys, time
 runs, out = int(sys.argv[1]), sys.argv[2]
 progs = {
     "go: iamdbauth.Token": [f"{out}/go-ours"],
+    "go: iamdbauth.Token, -tags iamdbauth_static": [f"{out}/go-ours-static"],
     "go: aws-sdk-go-v2 BuildAuthToken": [f"{out}/go-sdk"],
     "go: aws-sdk-go (v1) rdsutils.BuildAuthToken": [f"{out}/go-sdkv1"],
     "go: empty program": [f"{out}/go-empty"],
@@ -138,6 +146,8 @@ progs = {
     "node: @aws-sdk/rds-signer getAuthToken": ["node", f"{out}/node/sdk.js"],
     "node: empty script": ["node", f"{out}/node/empty.js"],
 }
+if not os.path.exists(progs["go: iamdbauth.Token, -tags iamdbauth_static"][0]):
+    del progs["go: iamdbauth.Token, -tags iamdbauth_static"]
 cpu = {k: [] for k in progs}
 wall = {k: [] for k in progs}
 stat = f"{out}/perf.csv"
@@ -161,7 +171,10 @@ for name in progs:
 for lang, ours, sdk, base in (("go", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: empty program"),
                               ("go (cgo baseline)", "go: iamdbauth.Token", "go: aws-sdk-go-v2 BuildAuthToken", "go: cgo program, no library"),
                               ("go (v1)", "go: iamdbauth.Token", "go: aws-sdk-go (v1) rdsutils.BuildAuthToken", "go: empty program"),
+                              ("go static (cgo baseline)", "go: iamdbauth.Token, -tags iamdbauth_static", "go: aws-sdk-go-v2 BuildAuthToken", "go: cgo program, no library"),
                               ("node", "node: require('iam-db-auth').token", "node: @aws-sdk/rds-signer getAuthToken", "node: empty script")):
+    if ours not in progs:
+        continue
     print(f"{lang}: SDK / ours CPU {med(cpu[sdk]) / med(cpu[ours]):.1f}x; ours - baseline {med(cpu[ours]) - med(cpu[base]):.2f} ms CPU, "
           f"SDK - baseline {med(cpu[sdk]) - med(cpu[base]):.2f} ms CPU")
 PY
