@@ -12,6 +12,10 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev gdb
   procps util-linux  # the stand-ins: pgrep, runuser, setsid
   libfaketime faketime  # clocks moved past a token's expiry (IAM_STANDIN_FAKETIME_FILE)
+  # The Go package's tests build offline (GOPATH mode) against Debian's driver sources (stage 57).
+  golang-github-jackc-pgx-v4-dev golang-github-go-sql-driver-mysql-dev
+  # The Go cold-start benchmark's other side (scripts/bench/go-node-cold-start.sh).
+  golang-github-aws-aws-sdk-go-v2-dev golang-github-aws-aws-sdk-go-dev
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
