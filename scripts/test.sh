@@ -37,6 +37,7 @@ declare -A STAGE_BUILD_DIRS=(
   [25-miri]="target/miri"
   [44-sanitizers]="target/asan"
   [45-credentials]="target/tsan-std"
+  [59-package-rust]="target/examples"
   [65-install]="target/capi"
   [80-fuzz-smoke]="fuzz/target"
 )

@@ -94,6 +94,8 @@ standin_keystore() {
 # IAM_STANDIN_FAKETIME_FILE=FILE runs the verifier under libfaketime reading its offset from FILE
 # on every call (e.g. `+16m`): tests that a pool keeps logging in after its first token expired
 # move the clocks of the verifier and of the client by the same file, without restarting either.
+# The verifier runs as the server's user: FILE must be readable by it (libfaketime silently
+# ignores a file it cannot read, e.g. one under pytest's root-only tmp_path).
 standin_pam_service() {
   local service="$1"; shift
   local file="/etc/pam.d/$service"

@@ -75,6 +75,9 @@ mod kind;
 )]
 mod log;
 /// cbindgen:ignore
+#[forbid(unsafe_code)]
+mod login;
+/// cbindgen:ignore
 // Built where its structures were generated from the real headers (glibc Linux on x86_64 and
 // aarch64, `mysql/bindings*.rs`); elsewhere the library is the C ABI alone.
 #[cfg(all(
@@ -122,6 +125,7 @@ pub use endpoint::infer_region;
 pub use engine::{token_for, token_with};
 pub use error::{Error, ErrorCode, Result};
 pub use kind::TokenKind;
+pub use login::DatabaseLogin;
 pub use request::TokenRequest;
 pub use secret::SecretString;
 pub use timestamp::UtcSeconds;
