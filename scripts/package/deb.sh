@@ -101,7 +101,8 @@ case "\$1" in
 esac
 exit 0
 PRERM
-  echo "interest-noawait $libdir/libmariadb3/plugin" >"$pkg/DEBIAN/triggers"
+  # ldconfig: the loader's cache learns the new library (as dh_makeshlibs's packages do).
+  printf '%s\n' "interest-noawait $libdir/libmariadb3/plugin" "activate-noawait ldconfig" >"$pkg/DEBIAN/triggers"
   chmod 0755 "$pkg/DEBIAN/postinst" "$pkg/DEBIAN/prerm"
   (cd "$pkg" && find usr -type f | sort | xargs md5sum) >"$pkg/DEBIAN/md5sums"
   chmod -R u=rwX,go=rX "$pkg"
