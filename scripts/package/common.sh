@@ -117,6 +117,11 @@ stage_tree() {
   ln -sfn "libiam_db_auth.so.$major" "$stage$libdir/libiam_db_auth.so"
   if ((static)); then
     install -D -m 0644 "$ZIG_TARGET_DIR/$target/release/libiam_db_auth.a" "$stage$libdir/libiam_db_auth.a"
+    # Without the debug sections std's objects bring (22 MB to 16): the shared library and the
+    # CLI are stripped too (the release profile).
+    local strip=strip
+    [[ "$target" == x86_64-* ]] || strip="${target%%-*}-linux-gnu-strip"
+    "$strip" --strip-debug "$stage$libdir/libiam_db_auth.a"
   fi
   install -d "$stage$libdir/pkgconfig"
   local rel_libdir="\${prefix}${libdir#"$prefix"}"
