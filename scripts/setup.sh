@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need on a fresh Debian 12 machine (idempotent):
 # Debian packages, Rust components, and a Python venv in .venv. `--deep` adds what only the deep
-# tier needs (cargo-fuzz, the nightly toolchain's miri and rust-src).
+# tier needs (cargo-fuzz, the nightly toolchain's miri and rust-src, the cross tools, rpm, cargo-zigbuild).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -75,4 +75,18 @@ fi
 # sysroot, zig.
 if ((deep)); then
   "$ROOT/scripts/platforms/setup-cross.sh"
+fi
+
+# Release artifacts (stage 67): Debian's rpm (rpmbuild) and cargo-zigbuild at the version
+# scripts/package/common.sh pins (the glibc 2.28 build; the package scripts install it too).
+if ((deep)); then
+  if ! dpkg-query -W -f='${Status}' rpm 2>/dev/null | grep -q "install ok installed"; then
+    say "installing Debian's rpm (rpmbuild)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rpm >/dev/null
+  fi
+  zigbuild="$(sed -n 's/^ZIGBUILD_VERSION=//p' "$ROOT/scripts/package/common.sh")"
+  if [[ "$(cargo-zigbuild --version 2>/dev/null)" != "cargo-zigbuild $zigbuild" ]]; then
+    say "installing cargo-zigbuild $zigbuild"
+    cargo install "cargo-zigbuild@$zigbuild" --locked --quiet
+  fi
 fi

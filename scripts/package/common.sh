@@ -58,3 +58,98 @@ zig_build() {
 deb_arch() { case "$1" in x86_64-*) echo amd64 ;; aarch64-*) echo arm64 ;; esac; }
 triplet() { case "$1" in x86_64-*) echo x86_64-linux-gnu ;; aarch64-*) echo aarch64-linux-gnu ;; esac; }
 rpm_arch() { echo "${1%%-*}"; }
+
+# Builds the static library for target $1 (libiam_db_auth.a, same build tree and flags) and
+# records the system libraries a program linking it needs (rustc's native-static-libs, for the
+# .pc file's Libs.private) in target/zig/$1/native-static-libs.
+zig_build_static() {
+  local target="$1" log
+  known_target "$target"
+  ensure_zigbuild
+  say "cargo-zigbuild rustc --crate-type staticlib --target $target.$GLIBC_FLOOR (the static library)"
+  log="$(mktemp)"
+  timeout 3600 cargo-zigbuild rustc --release --locked --target "$target.$GLIBC_FLOOR" \
+    -p iam-db-auth --lib --crate-type staticlib --target-dir "$ZIG_TARGET_DIR" \
+    -- --print native-static-libs 2>"$log" || { cat "$log" >&2; rm -f "$log"; die "the static library's build failed for $target"; }
+  # Printed when the library is compiled (cargo replays it when it is not).
+  if grep -q 'native-static-libs: ' "$log"; then
+    sed -n 's/.*native-static-libs: //p' "$log" | tail -n 1 >"$ZIG_TARGET_DIR/$target/native-static-libs"
+  fi
+  rm -f "$log"
+  [[ -s "$ZIG_TARGET_DIR/$target/native-static-libs" ]] ||
+    die "rustc did not say which system libraries the static library needs (rm -rf $ZIG_TARGET_DIR/$target and retry)"
+}
+
+# An iam-db-auth CLI this machine runs, for the man pages and completions (the same text for
+# every target).
+host_cli() {
+  local cli="$ZIG_TARGET_DIR/x86_64-unknown-linux-gnu/release/iam-db-auth"
+  [[ -x "$cli" ]] || zig_build x86_64-unknown-linux-gnu >&2
+  echo "$cli"
+}
+
+# Puts the installed files for target T under STAGE, laid out for PREFIX and LIBDIR:
+#
+#   stage_tree T STAGE PREFIX LIBDIR [static] [gzip-man] [zsh-dir=DIR] [pc-prefix=VALUE]
+#
+#   LIBDIR/libiam_db_auth.so.VERSION, .so.MAJOR (the SONAME) and .so links, LIBDIR/pkgconfig/
+#   iam-db-auth.pc, PREFIX/include/iam_db_auth.h, PREFIX/bin/iam-db-auth, its man pages and
+#   shell completions, PREFIX/share/iam-db-auth/rds-global-bundle.pem; with `static`, also
+#   LIBDIR/libiam_db_auth.a. The binaries are dist/native/T's (scripts/package/native.sh).
+#   pc-prefix: what the .pc file says for prefix (default PREFIX; the tarball's is relocatable).
+stage_tree() {
+  local target="$1" stage="$2" prefix="$3" libdir="$4"; shift 4
+  local static=0 gzip_man=0 zsh_dir="$prefix/share/zsh/site-functions" pc_prefix="$prefix" opt
+  for opt in "$@"; do
+    case "$opt" in
+      static) static=1 ;;
+      gzip-man) gzip_man=1 ;;
+      zsh-dir=*) zsh_dir="${opt#zsh-dir=}" ;;
+      pc-prefix=*) pc_prefix="${opt#pc-prefix=}" ;;
+      *) die "stage_tree: unknown option $opt" ;;
+    esac
+  done
+  local native="$DIST/native/$target" major="${VERSION%%.*}" cli
+  [[ -f "$native/lib/libiam_db_auth.so" ]] || die "no $native (scripts/package.sh native --target $target)"
+  cli="$(host_cli)"
+  install -D -m 0755 "$native/lib/libiam_db_auth.so" "$stage$libdir/libiam_db_auth.so.$VERSION"
+  ln -sfn "libiam_db_auth.so.$VERSION" "$stage$libdir/libiam_db_auth.so.$major"
+  ln -sfn "libiam_db_auth.so.$major" "$stage$libdir/libiam_db_auth.so"
+  if ((static)); then
+    install -D -m 0644 "$ZIG_TARGET_DIR/$target/release/libiam_db_auth.a" "$stage$libdir/libiam_db_auth.a"
+    # Without the debug sections std's objects bring (22 MB to 16): the shared library and the
+    # CLI are stripped too (the release profile).
+    local strip=strip
+    [[ "$target" == x86_64-* ]] || strip="${target%%-*}-linux-gnu-strip"
+    "$strip" --strip-debug "$stage$libdir/libiam_db_auth.a"
+  fi
+  install -d "$stage$libdir/pkgconfig"
+  local rel_libdir="\${prefix}${libdir#"$prefix"}"
+  cat >"$stage$libdir/pkgconfig/iam-db-auth.pc" <<PC
+prefix=$pc_prefix
+exec_prefix=\${prefix}
+libdir=$rel_libdir
+includedir=\${prefix}/include
+
+Name: iam-db-auth
+Description: AWS IAM database authentication tokens (RDS, Aurora, DSQL, ElastiCache, MemoryDB)
+Version: $VERSION
+Libs: -L\${libdir} -liam_db_auth
+Libs.private: $(cat "$ZIG_TARGET_DIR/$target/native-static-libs" 2>/dev/null || echo "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc")
+Cflags: -I\${includedir}
+PC
+  install -D -m 0644 "$native/include/iam_db_auth.h" "$stage$prefix/include/iam_db_auth.h"
+  install -D -m 0755 "$native/bin/iam-db-auth" "$stage$prefix/bin/iam-db-auth"
+  install -d "$stage$prefix/share/man/man1"
+  "$cli" generate-man "$stage$prefix/share/man/man1" >/dev/null
+  ((gzip_man)) && gzip -9n "$stage$prefix/share/man/man1/"*.1
+  install -d "$stage$prefix/share/bash-completion/completions" "$stage$zsh_dir" \
+    "$stage$prefix/share/fish/vendor_completions.d"
+  "$cli" completions bash >"$stage$prefix/share/bash-completion/completions/iam-db-auth"
+  "$cli" completions zsh >"$stage$zsh_dir/_iam-db-auth"
+  "$cli" completions fish >"$stage$prefix/share/fish/vendor_completions.d/iam-db-auth.fish"
+  install -D -m 0644 certs/rds-global-bundle.pem "$stage$prefix/share/iam-db-auth/rds-global-bundle.pem"
+}
+
+# The time stamp every artifact's files get: the last commit's (reproducible archives).
+source_date_epoch() { git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s; }
