@@ -31,6 +31,9 @@ from trust_tls_fakes import Certs, FakePostgres
 
 RDS_HOST = "proxytest.cluster-abc123.us-east-1.rds.amazonaws.com"
 TIMEOUT = 10.0
+# Tests that leave a login hanging (the silent database) stop their proxy without waiting for
+# it: the drain itself has its own tests.
+QUICK_STOP = ("--shutdown-grace", "1s")
 
 
 # --- Clients by hand ---
@@ -211,7 +214,7 @@ sys.stdout.write(data.decode("latin-1"))
 
 def test_allow_uid_refuses_a_client_running_as_another_user(open_dir, silent):
     with proxy("postgres", f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
-               "--socket-mode", "0666", "--allow-uid", str(os.getuid()),
+               "--socket-mode", "0666", "--allow-uid", str(os.getuid()), *QUICK_STOP,
                listen=f"unix:{open_dir}") as p:
         sock = p.listeners[0].socket
         result = run(["runuser", "-u", "nobody", "--", "python3", "-c", NOBODY_CLIENT, sock],
@@ -253,7 +256,7 @@ def test_user_allow_refusal_reaches_the_client_as_a_protocol_error(silent):
 @pytest.mark.parametrize("engine", ["postgres", "mysql"])
 def test_over_the_connection_limit_a_client_gets_its_protocols_error(silent, engine):
     with proxy(engine, f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
-               "--max-connections", "1") as p:
+               "--max-connections", "1", *QUICK_STOP) as p:
         held = connect(p.host, p.port)  # logs in for ever (the silent database)
         time.sleep(0.3)  # accepted: it holds the one slot
         with connect(p.host, p.port) as c:
@@ -381,7 +384,7 @@ signing_host = "{host}"
 def test_sighup_reload_adds_and_removes_listeners_and_a_bad_file_changes_nothing(tmp_path, silent):
     config = tmp_path / "proxy.toml"
     config.write_text(LISTENER.format(name="one", port=silent.port, host=RDS_HOST))
-    with proxy(None, None, "--config", config) as p:
+    with proxy(None, None, "--config", config, *QUICK_STOP) as p:
         one = p.listeners[0]
         assert one.name == "one"
         held = connect(one.host, one.port)  # a session on "one": it must survive the reload

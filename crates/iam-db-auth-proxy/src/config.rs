@@ -227,7 +227,9 @@ impl ProxyConfig {
             if !names.insert(&l.name) {
                 return Err(format!("two listeners are named '{}'", l.name));
             }
-            if !addresses.insert(l.listen.to_string()) {
+            // Port 0 (the kernel picks one) never collides.
+            let any_port = matches!(l.listen, ListenAddr::Tcp(a) if a.port() == 0);
+            if !any_port && !addresses.insert(l.listen.to_string()) {
                 return Err(format!("two listeners listen on {}", l.listen));
             }
         }
