@@ -544,6 +544,19 @@ idle_timeout = "5m"
         }
     }
 
+    /// The files users copy from: examples/proxy/proxy.toml and docs/proxy.md's schema.
+    #[test]
+    fn the_documented_files_parse() {
+        let example = parse_file(include_str!("../../../examples/proxy/proxy.toml")).unwrap();
+        assert_eq!(example.listeners.len(), 2);
+        let doc = include_str!("../../../docs/proxy.md");
+        let start = doc.find("```toml\n").expect("docs/proxy.md has a TOML example") + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let documented = parse_file(&doc[start..end]).unwrap();
+        assert_eq!(documented.listeners.len(), 2);
+        assert_eq!(documented.listeners[0].allow_uid, vec![1000, 1001]);
+    }
+
     #[test]
     fn durations_modes_and_addresses() {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
