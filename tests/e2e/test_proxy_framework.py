@@ -28,6 +28,8 @@ from conftest import BIN, aws_env, demo_env, have_ipv6_loopback, run
 from proxy_support import ProxyExited, proxy, start
 from trust_tls_fakes import Certs, FakePostgres
 
+pytest_plugins = ["pg_support"]
+
 RDS_HOST = "proxytest.cluster-abc123.us-east-1.rds.amazonaws.com"
 TIMEOUT = 10.0
 # Tests that leave a login hanging (the silent database) stop their proxy without waiting for
@@ -472,3 +474,50 @@ def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     result = run([BIN, "proxy", "--config", fifo], env=demo_env(), timeout=TIMEOUT)
     assert result.returncode == 2 and "regular file" in result.stderr, result.stderr
+
+
+# --- A real login (the PostgreSQL module against the stand-in): idle bound, log, token counts ---
+
+
+def pg_until_ready(c: socket.socket) -> int:
+    """Reads messages until ReadyForQuery; the bytes read."""
+    read = 0
+    while True:
+        tag = recv_exact(c, 1)
+        (length,) = struct.unpack("!I", recv_exact(c, 4))
+        body = recv_exact(c, length - 4)
+        read += 1 + length
+        assert tag != b"E", f"error: {body!r}"
+        if tag == b"Z":
+            return read
+
+
+def test_an_idle_session_is_closed_and_logins_count_tokens_signed_and_reused(pg):
+    with proxy("postgres", f"127.0.0.1:{pg.port}", "--signing-host", pg.rds_host,
+               "--signing-port", "5432", "--region", pg.region, "--ca", pg.ca,
+               "--idle-timeout", "1s", "--http", "127.0.0.1:0", env=pg.env()) as p:
+        port = http_port(p)
+        for n in (1, 2):
+            with connect(p.host, p.port) as c:
+                c.sendall(pg_startup(pg.user, pg.db))
+                pg_until_ready(c)
+                query = b"SELECT 1\0"
+                sent = 1 + 4 + len(query)
+                c.sendall(b"Q" + struct.pack("!I", 4 + len(query)) + query)
+                got = pg_until_ready(c)  # what the relay carried back
+                started = time.monotonic()
+                assert c.recv(100) == b"", "the proxy did not close the idle session"
+                idle = time.monotonic() - started
+                assert 0.9 <= idle < 3.0, f"closed after {idle:.2f} s idle with a 1 s bound"
+            line = p.wait_for_log("session ", count=n)
+            assert f'user="{pg.user}"' in line and f'database="{pg.db}"' in line, line
+            # The relay's bytes (the login's are the protocol module's, not counted).
+            assert f"bytes_from_client={sent} bytes_to_client={got} " in line, line
+            assert "outcome=ok" in line, line
+        status, text = http_get(port, "/metrics")
+        # Two logins of one user within the token's cache window: one signature, one reuse.
+        assert metric(text, "iam_db_auth_proxy_tokens_signed_total") == 1
+        assert metric(text, "iam_db_auth_proxy_token_cache_hits_total") == 1
+        assert metric(text, "iam_db_auth_proxy_sessions_total") == 2
+        assert metric(text, 'iam_db_auth_proxy_bytes_total{direction="to_client"}') == 2 * got
+        assert "X-Amz-Signature" not in p.log()
