@@ -395,6 +395,27 @@ def test_sigterm_with_sessions_that_end_in_the_grace_exits_when_they_end(silent)
             p.process.wait(timeout=10)
 
 
+def test_a_second_sigterm_closes_sessions_at_once(silent):
+    p = start("--engine", "postgres", "--listen", "127.0.0.1:0", "--target",
+              f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST, "--shutdown-grace", "60s")
+    try:
+        held = connect(p.host, p.port)
+        held.sendall(b"\0")
+        time.sleep(0.2)
+        p.signal(signal.SIGTERM)
+        p.wait_for_log("waiting up to 60s for 1 session")
+        started = time.monotonic()
+        p.signal(signal.SIGTERM)
+        status = p.process.wait(timeout=15)
+        assert status == 0 and time.monotonic() - started < 3.0, p.log()
+        assert "closing 1 session(s) still open" in p.log()
+        held.close()
+    finally:
+        if p.process.poll() is None:
+            p.process.kill()
+            p.process.wait(timeout=10)
+
+
 LISTENER = """
 [[listener]]
 name = "{name}"
