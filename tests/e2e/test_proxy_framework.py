@@ -458,6 +458,31 @@ def test_sighup_reload_adds_and_removes_listeners_and_a_bad_file_changes_nothing
         assert p.stop() == 0
 
 
+def test_sighup_reads_the_files_of_a_kept_listener_again(tmp_path, silent):
+    users = tmp_path / "users"
+    users.write_text("app:first-password\n")
+    users.chmod(0o600)
+    config = tmp_path / "proxy.toml"
+    config.write_text(LISTENER.format(name="one", port=silent.port, host=RDS_HOST)
+                      + f'local_auth = "{users}"\n')
+    with proxy(None, None, "--config", config, *QUICK_STOP) as p:
+        one = p.listeners[0]
+        # The same settings, a password file now others can read: the reload reads it again
+        # and refuses it; the listener stays as it was.
+        users.chmod(0o644)
+        p.signal(signal.SIGHUP)
+        line = p.wait_for_log("reload failed")
+        assert "can be read by others" in line and "first-password" not in p.log(), line
+        connect(one.host, one.port).close()
+        users.write_text("app:second-password\n")
+        users.chmod(0o600)
+        p.signal(signal.SIGHUP)
+        p.wait_for_log("reloaded: 1 listener")
+        assert "stopped accepting" not in p.log(), "an unchanged listener was restarted"
+        connect(one.host, one.port).close()
+        assert p.stop() == 0
+
+
 # --- Bad configuration ---
 
 
