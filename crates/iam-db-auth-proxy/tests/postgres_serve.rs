@@ -84,8 +84,11 @@ fn startup(user: &str, version_minor: i32) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// The messages in the proxy's answer: (tag, SQLSTATE and message of an ErrorResponse).
-fn messages(answer: &[u8]) -> Vec<(u8, Option<(String, String, String)>)> {
+/// A message's tag, and an ErrorResponse's severity, SQLSTATE and message.
+type Reply = (u8, Option<(String, String, String)>);
+
+/// The messages in the proxy's answer.
+fn messages(answer: &[u8]) -> Vec<Reply> {
     let mut buf = BytesMut::from(answer);
     let mut out = Vec::new();
     while !buf.is_empty() {
