@@ -10,7 +10,7 @@
 
 mod cancel;
 mod login;
-mod scram;
+pub mod scram;
 pub mod wire;
 
 pub use cancel::{CancelKeys, KeyGuard};
