@@ -265,7 +265,7 @@ async fn session(
     write_all(client, &out).await.map_err(client_gone)?;
     report.logged_in = true;
     // Once logged in, the session ends when either side closes; a reset is an ending too.
-    let _ = crate::relay::relay(client, &mut upstream, report).await;
+    let _ = crate::relay::relay(client, &mut upstream, report, ctx.idle_timeout).await;
     Ok(())
 }
 
