@@ -1,8 +1,8 @@
 """`iam-db-auth proxy --engine postgres` with real clients against the PostgreSQL stand-in, no
 password given anywhere: the proxy logs in upstream over verified TLS with a fresh token.
 
-Fast: psql and psycopg log in, a running query is cancelled through the proxy, and the failures a
-client must be shown (upstream down, a server with a certificate nobody vouches for, no
+Fast: psql and psycopg log in, a running query is cancelled through the proxy, local SCRAM over
+client TLS (--local-auth), and the failures a client must be shown (upstream down, a server with a certificate nobody vouches for, no
 credentials, a token the server refuses) arrive as FATAL ErrorResponses with their SQLSTATE.
 Deep (`-m deep`): pg_dump, pgbench, asyncpg, pg8000, pgjdbc, node-postgres, PgBouncer in front of
 the proxy, long tokens (session credentials), a pool that keeps logging in after its first token
@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+import proxy_support
 import pytest
 from conftest import BIN, ROOT, WORK, random_text, run, temporary_key, wait_until
 from pg_support import PROBE_ROW, VENV_PYTHON, WHO, Pg, assert_stdout, libpq_env, psql_login
@@ -37,77 +38,46 @@ LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
 def free_port() -> int:
+    """A port nothing listens on (for an upstream that is down)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-class Proxy:
-    """A running `iam-db-auth proxy --engine postgres` on 127.0.0.1:port, its output in a file."""
-
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path):
-        self.proc, self.port, self.log = proc, port, log
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def conninfo(self, pg: Pg, user: str | None = None, dbname: str | None = None) -> str:
-        return (f"host=127.0.0.1 port={self.port} dbname={dbname or pg.db} user={user or pg.user} "
-                "sslmode=disable")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+def conninfo(p: proxy_support.Proxy, pg: Pg, user: str | None = None) -> str:
+    """A libpq connection string to the proxy: no password, plain TCP on loopback."""
+    return f"host={p.host} port={p.port} dbname={pg.db} user={user or pg.user} sslmode=disable"
 
 
 @pytest.fixture
-def start_proxy(pg: Pg, tmp_path: Path):
-    """start_proxy(env=..., target=..., extra=[...], preload=...) -> Proxy, stopped at the end;
-    the proxy's log must never hold a token."""
-    started: list[Proxy] = []
+def start_proxy(pg: Pg):
+    """start_proxy(env=..., target=..., extra=[...], faketime_file=...) -> a running proxy
+    (tests/e2e/proxy_support.py), stopped at the end; its log must never hold a token."""
+    started: list[proxy_support.Proxy] = []
 
     def start(env: dict[str, str] | None = None, target: str | None = None,
-              extra: tuple[str, ...] = (), faketime_file: Path | None = None) -> Proxy:
-        port = free_port()
-        args = [BIN, "proxy", "--engine", "postgres", "--listen", f"127.0.0.1:{port}",
-                "--target", target or f"127.0.0.1:{pg.port}", "--signing-host", pg.rds_host,
-                "--signing-port", "5432", "--region", pg.region, "--ca", pg.ca, *extra]
+              extra: tuple[str, ...] = (), faketime_file: Path | None = None):
         env = dict(env if env is not None else pg.env())
         if faketime_file:
             env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME_TIMESTAMP_FILE=str(faketime_file),
                        FAKETIME_NO_CACHE="1")
-        log = tmp_path / f"proxy-{port}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([str(a) for a in args], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        proxy = Proxy(proc, port, log)
-        started.append(proxy)
-
-        def listening() -> bool:
-            if proc.poll() is not None:
-                return True
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        assert wait_until(listening, 20), f"the proxy did not listen: {proxy.text()[-2000:]}"
-        assert proc.poll() is None, f"the proxy exited {proc.returncode}: {proxy.text()[-2000:]}"
-        return proxy
+        p = proxy_support.start(
+            "--engine", "postgres", "--listen", "127.0.0.1:0",
+            "--target", target or f"127.0.0.1:{pg.port}", "--signing-host", pg.rds_host,
+            "--signing-port", "5432", "--region", pg.region, "--ca", pg.ca, *extra, env=env)
+        started.append(p)
+        return p
 
     yield start
-    for proxy in started:
-        proxy.stop()
-        text = proxy.text()
+    for p in started:
+        p.stop()
+        text = p.log()
         assert "X-Amz-Signature" not in text and "X-Amz-Security-Token" not in text, \
             "a token in the proxy's log"
 
 
 @pytest.fixture
-def proxy(start_proxy) -> Proxy:
+def proxy(start_proxy):
     return start_proxy()
 
 
@@ -152,14 +122,16 @@ def assert_fatal(port: int, pg: Pg, sqlstate: str, *words: str) -> str:
 # --- fast ---------------------------------------------------------------------------------------
 
 
-def test_psql_logs_in_with_no_password(pg: Pg, proxy: Proxy) -> None:
-    assert_stdout(psql_login(proxy.conninfo(pg), libpq_env()), f"{pg.user} true")
+def test_psql_logs_in_with_no_password(pg: Pg, proxy) -> None:
+    assert_stdout(psql_login(conninfo(proxy, pg), libpq_env()), f"{pg.user} true")
+    line = proxy.wait_for_log("session ")
+    assert "outcome=ok" in line and f'user="{pg.user}"' in line, line
 
 
-def test_psycopg_logs_in_and_cancels_a_running_query(pg: Pg, proxy: Proxy) -> None:
+def test_psycopg_logs_in_and_cancels_a_running_query(pg: Pg, proxy) -> None:
     import psycopg
 
-    with psycopg.connect(proxy.conninfo(pg), connect_timeout=20, autocommit=True) as conn:
+    with psycopg.connect(conninfo(proxy, pg), connect_timeout=20, autocommit=True) as conn:
         assert conn.execute(WHO).fetchone()[0] == f"{pg.user} true"
         # The client sees the proxy's key, not the server's.
         assert conn.info.backend_pid != conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -236,23 +208,43 @@ def test_a_server_with_an_unvouched_certificate_gets_no_token(pg: Pg, start_prox
     assert "data" not in seen and "handshake" in seen, seen
 
 
+def test_local_scram_over_client_tls(pg: Pg, start_proxy, tmp_path: Path) -> None:
+    """With --local-auth the client proves a local password by SCRAM-SHA-256 (over the proxy's
+    client TLS here); the password never goes upstream, the token does."""
+    users = tmp_path / "local-users"
+    users.write_text(f"{pg.user}:local secret\n")
+    users.chmod(0o600)
+    tls = Path(pg.ca).parent
+    proxy = start_proxy(extra=("--local-auth", str(users), "--tls-cert", str(tls / "server.pem"),
+                               "--tls-key", str(tls / "server.key")))
+    secure = (f"host=localhost hostaddr=127.0.0.1 port={proxy.port} dbname={pg.db} user={pg.user} "
+              f"sslmode=verify-full sslrootcert={pg.ca}")
+    r = psql_login(secure, libpq_env(PGPASSWORD="local secret", PGCHANNELBINDING="prefer"))
+    assert_stdout(r, f"{pg.user} true")
+    r = psql_login(secure, libpq_env(PGPASSWORD="wrong"))
+    assert r.returncode == 2 and "password authentication failed" in r.stderr, r.stderr
+    # Without a password libpq cannot answer SCRAM: refused before the upstream is contacted.
+    r = psql_login(secure, libpq_env())
+    assert r.returncode == 2, r.stdout + r.stderr
+
+
 # --- deep: every other client -------------------------------------------------------------------
 
 
 @pytest.mark.deep
-def test_pg_dump(pg: Pg, proxy: Proxy, probe_table: None) -> None:
-    r = run(["pg_dump", f"--dbname={proxy.conninfo(pg)}", "--table=pgpass_probe", "--data-only",
+def test_pg_dump(pg: Pg, proxy, probe_table: None) -> None:
+    r = run(["pg_dump", f"--dbname={conninfo(proxy, pg)}", "--table=pgpass_probe", "--data-only",
              "--inserts"], env=libpq_env())
     assert PROBE_ROW in r.stdout, r.stderr
 
 
 @pytest.mark.deep
-def test_pgbench(pg: Pg, proxy: Proxy) -> None:
-    conninfo = proxy.conninfo(pg)
-    r = run(["pgbench", "-i", "-s", "1", "-q", conninfo], env=libpq_env(), timeout=120)
+def test_pgbench(pg: Pg, proxy) -> None:
+    to_proxy = conninfo(proxy, pg)
+    r = run(["pgbench", "-i", "-s", "1", "-q", to_proxy], env=libpq_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     # -C: a new connection (a new upstream login) for every transaction.
-    r = run(["pgbench", "-n", "-S", "-C", "-c", "4", "-t", "10", conninfo], env=libpq_env(),
+    r = run(["pgbench", "-n", "-S", "-C", "-c", "4", "-t", "10", to_proxy], env=libpq_env(),
             timeout=120)
     assert r.returncode == 0 and "number of transactions actually processed: 40/40" in r.stdout, \
         r.stdout + r.stderr
@@ -279,14 +271,14 @@ conn.close()
 
 @pytest.mark.deep
 @pytest.mark.parametrize("driver", ["asyncpg", "pg8000"])
-def test_pure_python_drivers(pg: Pg, proxy: Proxy, driver: str) -> None:
+def test_pure_python_drivers(pg: Pg, proxy, driver: str) -> None:
     code = ASYNCPG if driver == "asyncpg" else PG8000
     r = run([VENV_PYTHON, "-c", code, str(proxy.port), pg.user, pg.db, WHO], env=libpq_env())
     assert_stdout(r, f"{pg.user} true")
 
 
 @pytest.mark.deep
-def test_pgjdbc(pg: Pg, proxy: Proxy) -> None:
+def test_pgjdbc(pg: Pg, proxy) -> None:
     assert PG_JAR.exists(), "pgjdbc is missing: apt-get install libpostgresql-jdbc-java"
     url = f"jdbc:postgresql://127.0.0.1:{proxy.port}/{pg.db}?user={pg.user}&sslmode=disable"
     r = run(["java", "-cp", PG_JAR, CLIENTS / "java/PgLogin.java", url], env=libpq_env(),
@@ -305,13 +297,13 @@ def node_pg() -> Path:
 
 
 @pytest.mark.deep
-def test_node_pg(pg: Pg, proxy: Proxy, node_pg: Path) -> None:
+def test_node_pg(pg: Pg, proxy, node_pg: Path) -> None:
     r = run(["node", node_pg, "127.0.0.1", str(proxy.port), pg.user, pg.db], env=libpq_env())
     assert_stdout(r, f"{pg.user} true")
 
 
 @pytest.mark.deep
-def test_pgbouncer_in_front_of_the_proxy(pg: Pg, proxy: Proxy) -> None:
+def test_pgbouncer_in_front_of_the_proxy(pg: Pg, proxy) -> None:
     """PgBouncer (trust on its own leg, as the proxy) pools sessions through the proxy. It
     refuses to run as root: its files go to a directory the postgres user can read."""
     assert shutil.which("pgbouncer"), "pgbouncer is missing: apt-get install pgbouncer"
@@ -336,9 +328,9 @@ def test_pgbouncer_in_front_of_the_proxy(pg: Pg, proxy: Proxy) -> None:
                 return s.connect_ex(("127.0.0.1", port)) == 0
 
         assert wait_until(listening, 20), (here / "pgbouncer.log").read_text(errors="replace")
-        conninfo = f"host=127.0.0.1 port={port} dbname={pg.db} user={pg.user} sslmode=disable"
+        to_bouncer = f"host=127.0.0.1 port={port} dbname={pg.db} user={pg.user} sslmode=disable"
         for _ in range(3):
-            assert_stdout(psql_login(conninfo, libpq_env()), f"{pg.user} true")
+            assert_stdout(psql_login(to_bouncer, libpq_env()), f"{pg.user} true")
     finally:
         os.killpg(bouncer.pid, signal.SIGTERM)
         bouncer.wait(10)
@@ -348,13 +340,13 @@ def test_pgbouncer_in_front_of_the_proxy(pg: Pg, proxy: Proxy) -> None:
 def test_long_tokens_from_session_credentials(pg: Pg, start_proxy) -> None:
     with temporary_key(pg.standin, session_token=random_text(900)) as key:
         proxy = start_proxy(env=key.env(AWS_REGION=pg.region))
-        assert_stdout(psql_login(proxy.conninfo(pg), libpq_env()), f"{pg.user} true")
+        assert_stdout(psql_login(conninfo(proxy, pg), libpq_env()), f"{pg.user} true")
 
 
 @pytest.mark.deep
-def test_psql_cancel(pg: Pg, proxy: Proxy) -> None:
+def test_psql_cancel(pg: Pg, proxy) -> None:
     """psql's own cancel (SIGINT: libpq's PQcancel on a new connection) through the proxy."""
-    p = subprocess.Popen(["psql", proxy.conninfo(pg), "-XAt", "-c", "SELECT pg_sleep(30)"],
+    p = subprocess.Popen(["psql", conninfo(proxy, pg), "-XAt", "-c", "SELECT pg_sleep(30)"],
                          env=libpq_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2)
     started = time.monotonic()
@@ -395,4 +387,4 @@ def test_a_pool_keeps_logging_in_after_its_first_token_expired(faketime_pg, star
     for offset in ("+0", "+16m", "+32m"):
         clock.write_text(offset + "\n")
         for _ in range(2):
-            assert_stdout(psql_login(proxy.conninfo(fpg), libpq_env()), f"{fpg.user} true")
+            assert_stdout(psql_login(conninfo(proxy, fpg), libpq_env()), f"{fpg.user} true")
