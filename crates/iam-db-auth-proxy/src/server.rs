@@ -80,16 +80,43 @@ impl ConfigSource {
     }
 }
 
+/// Why the proxy did not run.
+#[derive(Debug)]
+pub enum RunError {
+    /// The settings, or a file they name, do not hold (a usage error).
+    Config(String),
+    /// A listener or the runtime could not start.
+    Start(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Config(m) | RunError::Start(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Runs the proxy until SIGTERM or SIGINT. Errors: the configuration, or a listener that
 /// cannot start (the message says which and why).
-pub fn run(source: ConfigSource) -> Result<(), String> {
-    let config = source.load()?;
+pub fn run(source: ConfigSource) -> Result<(), RunError> {
+    let config = source.load().map_err(RunError::Config)?;
+    // Everything that can fail is built before anything binds.
+    let mut contexts = Vec::new();
+    for l in &config.listeners {
+        contexts.push(
+            context::build(l)
+                .map_err(|e| RunError::Config(format!("listener '{}': {e}", l.name)))?,
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("iam-db-auth-proxy")
         .build()
-        .map_err(|e| format!("cannot start the proxy's runtime: {e}"))?;
-    let result = runtime.block_on(main_loop(source, config));
+        .map_err(|e| RunError::Start(format!("cannot start the proxy's runtime: {e}")))?;
+    let result = runtime
+        .block_on(main_loop(source, config, contexts))
+        .map_err(RunError::Start);
     // Sessions still running were closed; tasks left are done within the bound.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
@@ -123,7 +150,11 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-async fn main_loop(source: ConfigSource, config: ProxyConfig) -> Result<(), String> {
+async fn main_loop(
+    source: ConfigSource,
+    config: ProxyConfig,
+    contexts: Vec<SessionContext>,
+) -> Result<(), String> {
     let (closing, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         metrics: Arc::new(Metrics::default()),
@@ -139,11 +170,6 @@ async fn main_loop(source: ConfigSource, config: ProxyConfig) -> Result<(), Stri
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(signal_error)?;
 
-    // Everything that can fail is built before anything binds.
-    let mut contexts = Vec::new();
-    for l in &config.listeners {
-        contexts.push(context::build(l).map_err(|e| format!("listener '{}': {e}", l.name))?);
-    }
     let mut running: HashMap<String, Running> = HashMap::new();
     for (l, ctx) in config.listeners.iter().zip(contexts) {
         match start_listener(l, ctx, &shared) {

@@ -8,7 +8,7 @@ use iam_db_auth_proxy::config::{
     self, DEFAULT_LOGIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_SOCKET_MODE, ListenAddr, ListenerConfig, ProxyConfig,
 };
-use iam_db_auth_proxy::server::{self, ConfigSource, Overrides};
+use iam_db_auth_proxy::server::{self, ConfigSource, Overrides, RunError};
 use iam_db_auth_proxy::session::Engine;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -122,13 +122,13 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
         }
     };
     // A configuration error is a usage error; a listener that cannot start is a failure.
-    if let Err(e) = source.load() {
-        print_error(e);
-        return ExitCode::from(EXIT_USAGE);
-    }
     match server::run(source) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(RunError::Config(e)) => {
+            print_error(e);
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(RunError::Start(e)) => {
             print_error(e);
             ExitCode::from(EXIT_FAILURE)
         }
