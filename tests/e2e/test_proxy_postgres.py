@@ -208,6 +208,46 @@ def test_a_server_with_an_unvouched_certificate_gets_no_token(pg: Pg, start_prox
     assert "data" not in seen and "handshake" in seen, seen
 
 
+@pytest.mark.parametrize("method,request_body", [
+    ("SCRAM", struct.pack("!i", 10) + b"SCRAM-SHA-256\0\0"),
+    ("MD5", struct.pack("!i", 5) + b"salt"),
+])
+def test_a_user_that_is_not_an_iam_user_is_refused(pg: Pg, start_proxy, method: str,
+                                                     request_body: bytes) -> None:
+    """A server (TLS with the stand-in's certificate) that asks for SCRAM or MD5 instead of a
+    cleartext password: the client gets 28000 naming the method, the server gets no answer."""
+    tls = Path(pg.ca).parent
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls / "server.pem", tls / "server.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: dict[str, bytes] = {}
+
+    def asking_server() -> None:
+        listener.settimeout(30)
+        conn, _ = listener.accept()
+        conn.settimeout(30)
+        conn.recv(8)
+        conn.sendall(b"S")
+        with context.wrap_socket(conn, server_side=True) as t:
+            length = struct.unpack("!i", t.recv(4))[0]
+            t.recv(length - 4)
+            t.sendall(b"R" + struct.pack("!i", 4 + len(request_body)) + request_body)
+            answer = b""
+            while chunk := t.recv(65536):
+                answer += chunk
+            seen["answer"] = answer
+
+    thread = threading.Thread(target=asking_server, daemon=True)
+    thread.start()
+    proxy = start_proxy(target=f"127.0.0.1:{listener.getsockname()[1]}")
+    tags, fields = raw_login(proxy.port, pg.user, pg.db)
+    thread.join(30)
+    listener.close()
+    assert tags == ["E"] and fields["C"] == "28000", fields
+    assert f"asked for {method} authentication" in fields["M"] and "not an IAM user" in fields["M"]
+    assert seen.get("answer") == b"", f"the proxy answered the server: {seen}"
+
+
 def test_local_scram_over_client_tls(pg: Pg, start_proxy, tmp_path: Path) -> None:
     """With --local-auth the client proves a local password by SCRAM-SHA-256 (over the proxy's
     client TLS here); the password never goes upstream, the token does."""
