@@ -25,7 +25,7 @@ if ((SMOKE)); then
   # 32 direct clients log in through PAM for longer than a short run lasts: 1 and 8 only.
   ROUNDS=1 SECONDS_EACH=2 STORM=100 IDLE=50 CLIENTS=(1 8)
 else
-  ROUNDS=3 SECONDS_EACH=10 STORM=2000 IDLE=1000 CLIENTS=(1 8 32)
+  ROUNDS="${IAM_BENCH_PROXY_ROUNDS:-5}" SECONDS_EACH=10 STORM=2000 IDLE=1000 CLIENTS=(1 8 32)
 fi
 PROXY_BIN="${IAM_BENCH_PROXY_BIN:-$BIN}"
 export IAM_STANDIN_PG_PORT="${IAM_STANDIN_PG_PORT:-15490}"
@@ -152,6 +152,10 @@ for line in open(f"{tmp}/pgbench.txt"):
 def p50(path):
     values = [int(v) for v in open(path) if v.strip()]
     return statistics.median(values) if values else None
+def stalls(path):
+    """The share of transactions over 10 ms (waits for a CPU on a loaded machine)."""
+    values = [int(v) for v in open(path) if v.strip()]
+    return sum(v > 10000 for v in values) / len(values) if values else None
 storm = json.load(open(f"{tmp}/storm.json"))
 ticks, hz = map(int, open(f"{tmp}/storm-cpu.txt").read().split())
 fake = json.load(open(f"{tmp}/storm-tokens.json"))
@@ -160,6 +164,7 @@ result = {
     "pgbench_tps": {m: {c: statistics.median(v) for c, v in by.items()} for m, by in tps.items()},
     "pgbench_seconds": seconds, "rounds": rounds,
     "latency_p50_us": {"direct": p50(f"{tmp}/lat-direct.txt"), "proxy": p50(f"{tmp}/lat-proxy.txt")},
+    "over_10ms_share": {"direct": stalls(f"{tmp}/lat-direct.txt"), "proxy": stalls(f"{tmp}/lat-proxy.txt")},
     "storm": {"logins": storm["logins"], "failed": storm["failed"], "seconds": storm["seconds"],
               "users": 4, "cpu_us_per_connection": ticks * 1e6 / hz / max(storm["logins"], 1),
               # Warm-up included (20 logins, the same 4 users): every token this proxy signed.

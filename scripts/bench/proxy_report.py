@@ -40,6 +40,8 @@ def tables(r: dict, meta: str) -> str:
         if ratio8 is not None else "| throughput at 8 clients | not run | |",
         f"| added latency per query, p50, <= 50 us | {added:+.0f} us (direct {lat['direct']:.0f} us, "
         f"proxy {lat['proxy']:.0f} us) | {mark(added <= 50)} |",
+        f"| (1 client: transactions over 10 ms) | direct {r['over_10ms_share']['direct']:.2%}, "
+        f"proxy {r['over_10ms_share']['proxy']:.2%} | |" if "over_10ms_share" in r else None,
         f"| CPU per new connection (upstream TLS included) | {storm['cpu_us_per_connection']:.0f} us "
         f"over {storm['logins']} logins ({storm['logins'] / storm['seconds']:.0f} logins/s, "
         f"{storm['failed']} failed) | (no goal) |",
@@ -50,7 +52,7 @@ def tables(r: dict, meta: str) -> str:
         f"{storm['users']} users over {storm['upstream_logins']} logins | "
         f"{mark(storm['tokens_signed'] <= storm['users'])} |",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(line for line in lines if line is not None) + "\n"
 
 
 def plot(r: dict, path: Path) -> None:
