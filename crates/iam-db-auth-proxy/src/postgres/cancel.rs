@@ -173,3 +173,39 @@ pub async fn forward(
 pub fn key_data(guard: &KeyGuard, buf: &mut BytesMut) {
     wire::backend_key_data(guard.process_id, guard.secret_key, buf);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream() -> Arc<Upstream> {
+        Arc::new(Upstream::new("127.0.0.1:1", "db.example.com", None).unwrap())
+    }
+
+    #[test]
+    fn a_key_leads_to_its_server_key_while_the_session_lasts() {
+        let keys = Arc::new(CancelKeys::default());
+        let guard = keys.register(upstream(), 4242, -77).unwrap();
+        let other = keys.register(upstream(), 4343, 88).unwrap();
+        assert!(guard.process_id > 0);
+        assert_ne!(guard.process_id, other.process_id);
+        assert_eq!(keys.len(), 2);
+        let entry = keys.lookup(guard.process_id, guard.secret_key).unwrap();
+        assert_eq!(
+            (entry.upstream_process_id, entry.upstream_secret_key),
+            (4242, -77)
+        );
+        assert!(
+            keys.lookup(guard.process_id, guard.secret_key.wrapping_add(1))
+                .is_none()
+        );
+        assert!(
+            keys.lookup(4242, -77).is_none(),
+            "the server's key is not ours"
+        );
+        let (pid, secret) = (guard.process_id, guard.secret_key);
+        drop(guard);
+        assert!(keys.lookup(pid, secret).is_none());
+        assert_eq!(keys.len(), 1);
+    }
+}
