@@ -50,8 +50,12 @@ pub async fn serve(
             secret_key,
         } => {
             report.cancel_request = true;
+            // The client's connection closes only once the server has the request: libpq
+            // waits for that close, so a query sent after a cancel is not the one cancelled.
+            let forwarded =
+                cancel::forward(&ctx.cancel_keys, process_id, secret_key, deadline).await;
             drop(client);
-            return cancel::forward(&ctx.cancel_keys, process_id, secret_key, deadline).await;
+            return forwarded;
         }
         Opening::Startup(startup) => startup,
     };
