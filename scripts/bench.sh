@@ -9,6 +9,9 @@
 #       dlopen; Python ctypes against `import boto3`)
 #   (e) IAM logins per second through the MySQL plugin against the local MariaDB stand-in, cache
 #       on and off (skipped, saying so, when the stand-in or the plugin bench is not there)
+#   (f) the proxy, PostgreSQL (scripts/bench/proxy.sh): pgbench -S direct against through the
+#       proxy, added latency, CPU per new connection, tokens signed in a connection storm,
+#       memory per idle session; its report and plot (scripts/bench/proxy_report.py)
 # plus `cargo bench` (criterion), the stripped library size, and what the CLI's fast path opens
 # (strace: no certificate store, no AWS files when env credentials are set).
 # Prints the tables (medians and ratios, targets achieved or not) and writes them, the raw data
@@ -172,6 +175,12 @@ else
   echo "$note" >"$OUT/mysql-skipped.txt"
 fi
 
+# --- (f) the proxy, PostgreSQL ---------------------------------------------------------------
+section "(f) the proxy, PostgreSQL (pgbench, storm, idle sessions)"
+scripts/bench/proxy.sh "$OUT" $( ((SMOKE)) && echo --smoke) >"$OUT/proxy.log" 2>&1 ||
+  { tail -n 20 "$OUT/proxy.log"; die "the proxy benchmarks failed"; }
+section_done
+
 # --- the machine, and the report ------------------------------------------------------------
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -194,9 +203,11 @@ fi
 } >"$OUT/meta.txt"
 
 "$PY" scripts/bench/report.py "$OUT" "$ROOT/target/criterion"
+"$PY" scripts/bench/proxy_report.py "$OUT" >&2
 if ((PUBLISH)); then
   mkdir -p docs
   cp "$OUT/bench.png" docs/bench.png
   "$PY" scripts/bench/report.py --publish "$OUT" BENCHMARKS.md README.md
+  "$PY" scripts/bench/proxy_report.py --publish "$OUT" BENCHMARKS.md docs/bench-proxy.png >/dev/null
   say "published: docs/bench.png, the tables in BENCHMARKS.md and the headline in README.md"
 fi

@@ -16,6 +16,10 @@ APT_PACKAGES=(
   golang-github-jackc-pgx-v4-dev golang-github-go-sql-driver-mysql-dev
   # The Go cold-start benchmark's other side (scripts/bench/go-node-cold-start.sh).
   golang-github-aws-aws-sdk-go-v2-dev golang-github-aws-aws-sdk-go-dev
+  # The proxy's PostgreSQL clients (tests/e2e/test_proxy_postgres.py): PgBouncer in front of it,
+  # pgjdbc (Debian's jar) on a headless JRE, node-postgres (npm ci in tests/e2e/clients/node-pg;
+  # npm below: a nodejs from NodeSource carries its own and conflicts with Debian's).
+  pgbouncer libpostgresql-jdbc-java default-jre-headless nodejs
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -27,8 +31,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# npm for the node clients of the e2e tests, when the installed nodejs did not bring one.
+command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 # The Debian server packages start services on install; the tests run their own instances.
-for svc in mariadb postgresql; do
+for svc in mariadb postgresql pgbouncer; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
