@@ -108,7 +108,11 @@ pub(crate) async fn relay(
                 forward(client, upstream, ctx, report, &mut pending, &mut framer).await?;
             }
             read = upstream.stream.read(&mut from_server) => {
-                let n = read.map_err(|e| io_failure(FailureKind::UpstreamUnreachable, "reading from the database", e))?;
+                // Servers close after COM_QUIT without TLS's close_notify: that is an end too.
+                let n = match read {
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                    other => other.map_err(|e| io_failure(FailureKind::UpstreamUnreachable, "reading from the database", e))?,
+                };
                 if n == 0 {
                     let _ = client.stream.shutdown().await;
                     return Ok(());
