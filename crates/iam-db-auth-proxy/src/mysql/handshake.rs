@@ -44,7 +44,7 @@ fn required_of_server() -> CapabilityFlags {
 #[derive(Debug, Clone)]
 pub struct ServerGreeting {
     pub packet: HandshakePacket<'static>,
-    /// The 20-byte nonce the client scrambles its password with.
+    /// The 20-byte nonce the client scrambles its password with (the server's, first 20 bytes).
     pub nonce: Vec<u8>,
 }
 
@@ -77,7 +77,10 @@ pub fn parse_server_greeting(payload: &[u8]) -> Result<ServerGreeting, String> {
             "the database lacks capabilities the proxy needs: {missing:?}"
         ));
     }
-    let nonce = packet.nonce();
+    // 20 bytes, as every server sends: what the proxy hands its client (a longer one would not
+    // fit the greeting's length byte as clients read it).
+    let mut nonce = packet.nonce();
+    nonce.truncate(20);
     Ok(ServerGreeting {
         packet: packet.into_owned(),
         nonce,
