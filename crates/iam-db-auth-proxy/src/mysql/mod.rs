@@ -58,7 +58,7 @@ impl ClientSide {
             return;
         }
         self.answered = true;
-        let (code, state) = failure.kind.mysql_code();
+        let (code, state) = wire_code(failure.kind);
         let payload = packet::err_payload(
             code,
             state,
@@ -69,6 +69,18 @@ impl ClientSide {
             packet::write_packet(&mut self.stream, self.seq, &payload),
         )
         .await;
+    }
+}
+
+/// The error code and SQL state of the ERR packet for `kind`: `FailureKind::mysql_code`, except
+/// that a code in the client library's own range (2000-2999, e.g. 2013 "lost connection") is
+/// sent as 1429 (ER_CONNECT_TO_FOREIGN_DATA_SOURCE, "unable to connect to foreign data
+/// source"): libmariadb takes an ERR packet carrying a client-range code as malformed ("ERROR
+/// 2027 Received malformed packet") and drops the reason.
+pub fn wire_code(kind: FailureKind) -> (u16, &'static str) {
+    match kind.mysql_code() {
+        (2000..=2999, _) => (1429, "HY000"),
+        other => other,
     }
 }
 
