@@ -104,8 +104,12 @@ async fn fake_database(greeting: Vec<u8>) -> (String, tokio::task::JoinHandle<Ve
 }
 
 fn response(user: &str, caps: CapabilityFlags) -> Vec<u8> {
+    response_with(user, caps, None)
+}
+
+fn response_with(user: &str, caps: CapabilityFlags, scramble: Option<Vec<u8>>) -> Vec<u8> {
     let r = HandshakeResponse::new(
-        None::<Vec<u8>>,
+        scramble,
         (10, 11, 6),
         Some(user.as_bytes()),
         Some(&b"iam_test"[..]),
@@ -299,4 +303,73 @@ async fn garbage_from_the_client_is_an_err() {
         exchange(context(&target), Some(framed(1, b"GET / HTTP/1.1\r\n\r\n"))).await;
     assert_eq!(result.unwrap_err().kind, FailureKind::ClientProtocol);
     err(packets.last().unwrap());
+}
+
+/// The fake greeting's nonce.
+const NONCE: &[u8] = b"12345678123456789012";
+
+fn native(password: &str) -> Vec<u8> {
+    mysql_common::auth::plugins::mysql_native_password::scramble_native(NONCE, password.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+fn with_local_users(target: &str) -> SessionContext {
+    let mut ctx = context(target);
+    ctx.local_users = Some(Arc::new(iam_db_auth_proxy::session::LocalUsers::new([(
+        "iam_user".to_owned(),
+        "s3cret".to_owned(),
+    )])));
+    ctx
+}
+
+#[tokio::test]
+async fn a_wrong_local_password_is_refused_before_anything_goes_upstream() {
+    let (target, database) = fake_database(greeting(true)).await;
+    let answer = response_with(
+        "iam_user",
+        CapabilityFlags::CLIENT_PLUGIN_AUTH,
+        Some(native("wrong")),
+    );
+    let (result, _, packets) = exchange(with_local_users(&target), Some(answer)).await;
+    assert_eq!(result.unwrap_err().kind, FailureKind::NotAllowed);
+    let (code, _, message) = err(packets.last().unwrap());
+    assert_eq!(code, 1045);
+    assert!(message.contains("local authentication failed"), "{message}");
+    assert!(
+        database.await.unwrap().is_empty(),
+        "the database was sent something"
+    );
+    // No password at all, and a user without a local password, are refused the same way.
+    for (user, scramble) in [("iam_user", None), ("other", Some(native("s3cret")))] {
+        let (target, database) = fake_database(greeting(true)).await;
+        let answer = response_with(user, CapabilityFlags::CLIENT_PLUGIN_AUTH, scramble);
+        let (result, _, _) = exchange(with_local_users(&target), Some(answer)).await;
+        assert_eq!(result.unwrap_err().kind, FailureKind::NotAllowed, "{user}");
+        assert!(database.await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_right_local_password_goes_on_to_tls_upstream() {
+    // The fake database does not speak TLS: the proxy gets as far as its SSLRequest.
+    let (target, database) = fake_database(greeting(true)).await;
+    let answer = response_with(
+        "iam_user",
+        CapabilityFlags::CLIENT_PLUGIN_AUTH,
+        Some(native("s3cret")),
+    );
+    let (result, _, _) = exchange(with_local_users(&target), Some(answer)).await;
+    assert_eq!(result.unwrap_err().kind, FailureKind::UpstreamTls);
+    let sent = database.await.unwrap();
+    assert!(sent.len() >= 36, "{sent:?}");
+    assert_eq!(
+        &sent[..4],
+        &[32, 0, 0, 1],
+        "an SSLRequest with sequence id 1"
+    );
+    let caps = u32::from_le_bytes([sent[4], sent[5], sent[6], sent[7]]);
+    assert!(caps & CapabilityFlags::CLIENT_SSL.bits() != 0);
+    // After the SSLRequest only a TLS ClientHello (record type 22), never a login.
+    assert_eq!(sent[36], 22, "not a TLS handshake record");
 }
