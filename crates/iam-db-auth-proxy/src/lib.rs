@@ -5,7 +5,11 @@
 //!
 //! One job a module:
 //! - `config`: the command line and the TOML file, turned into listeners' settings;
+//! - `context`: a listener's `SessionContext` built from its settings (files read there);
+//! - `server`: the runtime, listeners, sessions, limits, signals, reloads, the session log;
 //! - `listen`: accepting clients (TCP on loopback, unix sockets), who may connect;
+//! - `refuse`: refusals sent before a protocol started (peer uid, limit, shutting down);
+//! - `log`, `metrics`, `http`: the log lines, the counters, the opt-in metrics/health endpoint;
 //! - `session`: what every protocol module is given for one client, and what it reports;
 //! - `upstream`: the connection to the database: TCP with a bound, then TLS verified against
 //!   the CA lookup for the signing host's name (no token leaves before that);
@@ -17,10 +21,18 @@
 //! The proxy is not part of the shared library: it links the engine as a Rust crate.
 #![deny(unsafe_code)]
 
+pub mod config;
+pub mod context;
 pub mod failure;
+mod http;
+pub mod listen;
+pub mod log;
+pub mod metrics;
 pub mod mysql;
 pub mod postgres;
+pub mod refuse;
 pub mod relay;
+pub mod server;
 pub mod session;
 pub mod tokens;
 pub mod upstream;

@@ -3,11 +3,19 @@
 //! The contract between the framework (listeners, limits, logs, metrics) and a protocol module
 //! (`postgres::serve`, `mysql::serve`):
 //! - the framework accepts the client, checks who it is (loopback, unix peer), and calls `serve`
-//!   with the stream and the listener's context, inside the listener's limits;
+//!   with the stream and the listener's context, inside the listener's limits. Refusals it
+//!   decides before the protocol starts (a unix peer's uid not allowed, the connection limit,
+//!   shutting down) it sends itself as the protocol's first message (`refuse`): `serve` is
+//!   not called for them;
 //! - `serve` speaks the protocol to the client, checks the user against `user_allowed` and,
 //!   where configured, `local_users`; opens the upstream with `ctx.upstream` (TLS verified before
 //!   any token is fetched), gets the token from `ctx.tokens`, logs in, then relays with
-//!   `relay::relay`. It fills `report` as it learns things;
+//!   `relay::relay(client, upstream, report, ctx.idle_timeout)` (which closes an idle
+//!   session). It bounds the login by `ctx.login_timeout`. It fills `report` as it learns
+//!   things, and sets `report.logged_in` once the relay starts;
+//! - `serve`'s future must be `Send` (sessions run on a multi-thread runtime); the framework
+//!   may drop it at shutdown after the grace (that closes both connections);
+//! - `postgres::CancelKeys` must implement `Default` (the framework makes one per listener);
 //! - on failure `serve` itself sends the client its protocol's error (it alone knows the
 //!   protocol state), then returns the `Failure`; the framework logs and counts it.
 

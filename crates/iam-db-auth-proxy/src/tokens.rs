@@ -46,7 +46,11 @@ impl TokenSource {
         let target = self.target.clone();
         let user_owned = user.to_owned();
         let token = tokio::task::spawn_blocking(move || {
-            let mut request = TokenRequest::new(&target.host, target.port, &user_owned);
+            // The signing host and port set explicitly: IAM_DB_AUTH_SIGNING_HOST in the
+            // environment must not sign for a host other than the one the certificate names.
+            let mut request = TokenRequest::new(&target.host, target.port, &user_owned)
+                .signing_host(&target.host)
+                .signing_port(target.port);
             if let Some(region) = &target.region {
                 request = request.region(region);
             }

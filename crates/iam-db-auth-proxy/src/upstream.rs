@@ -108,6 +108,7 @@ impl Upstream {
             })?
             .map_err(|e| unreachable(format!("cannot connect to {}: {e}", self.target)))?;
         let _ = tcp.set_nodelay(true);
+        crate::listen::set_keepalive(socket2::SockRef::from(&tcp));
         Ok(tcp)
     }
 

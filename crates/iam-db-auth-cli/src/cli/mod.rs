@@ -30,6 +30,8 @@ mod mysql_plugin;
 mod pgpass;
 #[forbid(unsafe_code)]
 mod policy;
+#[forbid(unsafe_code)]
+mod proxy;
 #[allow(unsafe_code)]
 mod signals;
 #[forbid(unsafe_code)]
@@ -85,6 +87,9 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print the IAM policy statement and the SQL a database user needs for IAM logins
     Policy(policy::PolicyArgs),
+    /// A local PostgreSQL/MySQL proxy: clients log in without a password, the proxy logs in to
+    /// the database with a fresh IAM token over verified TLS (docs/proxy.md)
+    Proxy(proxy::ProxyArgs),
     /// The MariaDB/MySQL client plugin (mysql_clear_password) that logs in with IAM tokens
     MysqlPlugin {
         #[command(subcommand)]
@@ -135,6 +140,7 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Policy(args) => policy::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
         Command::MysqlPlugin { command } => mysql_plugin::run(&command),
         Command::Ca { command } => ca::run(&command),
         Command::GenerateMan(args) => generate::man(&args),
