@@ -400,3 +400,41 @@ def test_a_pool_keeps_logging_in_after_its_first_token_expired(faketime_mariadb,
             r = python(PYMYSQL, str(proxy.port), USER, DB, WHO_SQL)
             assert r.returncode == 0, f"login at {offset}: {r.stderr[-1500:]}"
             assert_logged_in(r)
+
+
+# --- deep: TLS and local authentication on the client leg ---------------------------------------
+
+
+@pytest.mark.deep
+def test_client_tls_and_local_passwords(start_proxy, tmp_path: Path) -> None:
+    """With --tls-cert/--tls-key the proxy offers TLS to its clients (SSLRequest, then the
+    handshake response inside TLS); with --local-auth a client proves its local password
+    (mysql_native_password against the greeting's nonce) before the proxy logs in for it."""
+    cert, key = tmp_path / "local.pem", tmp_path / "local.key"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], check=True)
+    key.chmod(0o600)
+    passwords = tmp_path / "local-users"
+    passwords.write_text("iam_user:local-pw-7Q\n")
+    passwords.chmod(0o600)
+    proxy = start_proxy(extra=("--tls-cert", str(cert), "--tls-key", str(key), "--local-auth", str(passwords)))
+    tls = ["mariadb", "--no-defaults", "--ssl", f"--ssl-ca={cert}", "--ssl-verify-server-cert", "-h", "127.0.0.1",
+           "-P", str(proxy.port), "-u", USER, "-D", DB, "-N", "-B"]
+    ok = run([*tls, "-e", "SELECT CONCAT(CURRENT_USER(), ' ', @@version)"],
+             env=aws_env(MYSQL_PWD="local-pw-7Q"))
+    assert ok.returncode == 0 and ok.stdout.startswith(f"{USER}@% "), ok.stderr
+    # The local leg is TLS: the client sees the proxy's cipher.
+    status = run([*tls, "-e", "\\s"], env=aws_env(MYSQL_PWD="local-pw-7Q"))
+    assert "Cipher in use is TLS" in status.stdout, status.stdout + status.stderr
+    wrong = run([*tls, "-e", "SELECT 1"], env=aws_env(MYSQL_PWD="not-it"))
+    assert_refused(wrong, 1045, "local authentication failed for user 'iam_user'")
+    none = run([*tls, "-e", "SELECT 1"], env=aws_env())
+    assert_refused(none, 1045, "local authentication failed")
+    code = """
+import sys, pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="iam_user", password=sys.argv[2],
+                    database="iam_test", ssl={"ca": sys.argv[3]}, connect_timeout=20)
+with c.cursor() as cur:
+    cur.execute(sys.argv[4]); print(cur.fetchone()[0])
+"""
+    assert_logged_in(python(code, str(proxy.port), "local-pw-7Q", str(cert), WHO_SQL))
