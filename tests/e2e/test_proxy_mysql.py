@@ -18,7 +18,6 @@ upstream session's, read from the server.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import ssl
 import struct
@@ -27,8 +26,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ROOT, WORK, StandIn, _standin_env, aws_env, random_text, run, temporary_key, wait_until
+import proxy_support
+from conftest import ROOT, WORK, StandIn, _standin_env, aws_env, random_text, run, temporary_key
 from mysql_support import DEMO, REGION, admin_sql, port
+from proxy_support import Proxy
 
 CLIENTS = ROOT / "tests/e2e/clients"
 VENV_PYTHON = ROOT / ".venv/bin/python"
@@ -41,76 +42,42 @@ USER = "iam_user"
 DB = "iam_test"
 
 
-def free_port() -> int:
+def closed_port() -> int:
+    """A port nothing listens on."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def closed_port() -> int:
-    return free_port()
-
-
-class Proxy:
-    """A running `iam-db-auth proxy --engine mysql` on 127.0.0.1:port, its output in a file."""
-
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path):
-        self.proc, self.port, self.log = proc, port, log
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
 @pytest.fixture
-def start_proxy(mariadb: StandIn, tmp_path: Path):
-    """start_proxy(env=..., target=..., extra=[...], faketime_file=...) -> Proxy, stopped at the
-    end; the proxy's log must never hold a token."""
+def start_proxy(mariadb: StandIn):
+    """start_proxy(env=..., target=..., extra=[...], faketime_file=...) -> a running
+    `iam-db-auth proxy --engine mysql` on 127.0.0.1 (a port the kernel picks), stopped at the
+    end; its log must never hold a token."""
     started: list[Proxy] = []
 
     def start(env: dict[str, str] | None = None, target: str | None = None,
               extra: tuple[str, ...] = (), faketime_file: Path | None = None) -> Proxy:
-        listen = free_port()
-        args = [BIN, "proxy", "--engine", "mysql", "--listen", f"127.0.0.1:{listen}",
-                "--target", target or f"127.0.0.1:{port(mariadb)}",
-                "--signing-host", mariadb["IAM_STANDIN_MARIADB_RDS_HOST"],
-                "--signing-port", mariadb["IAM_STANDIN_MARIADB_RDS_PORT"], "--region", REGION,
-                "--ca", mariadb["IAM_STANDIN_MARIADB_CA"], *extra]
         env = dict(env if env is not None else DEMO.env())
         if faketime_file:
             # Wall-clock time only: the token's age is wall-clock time; the proxy's timeouts
             # run on the monotonic clock, which a jump of 16 minutes would expire at once.
             env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME_TIMESTAMP_FILE=str(faketime_file),
                        FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
-        log = tmp_path / f"proxy-{listen}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([str(a) for a in args], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        proxy = Proxy(proc, listen, log)
+        proxy = proxy_support.start(
+            "--engine", "mysql", "--listen", "127.0.0.1:0",
+            "--target", target or f"127.0.0.1:{port(mariadb)}",
+            "--signing-host", mariadb["IAM_STANDIN_MARIADB_RDS_HOST"],
+            "--signing-port", mariadb["IAM_STANDIN_MARIADB_RDS_PORT"], "--region", REGION,
+            "--ca", mariadb["IAM_STANDIN_MARIADB_CA"], *extra, env=env)
         started.append(proxy)
-
-        def listening() -> bool:
-            if proc.poll() is not None:
-                return True
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", listen)) == 0
-
-        assert wait_until(listening, 20), f"the proxy did not listen: {proxy.text()[-2000:]}"
-        assert proc.poll() is None, f"the proxy exited {proc.returncode}: {proxy.text()[-2000:]}"
         return proxy
 
     yield start
     for proxy in started:
-        proxy.stop()
-        text = proxy.text()
+        if proxy.process.poll() is None:
+            proxy.stop()
+        text = proxy.log()
         assert "X-Amz-Signature" not in text and "X-Amz-Security-Token" not in text, \
             "a token in the proxy's log"
 
@@ -163,6 +130,8 @@ c.close()
 
 def test_mariadb_cli_logs_in_with_no_password(proxy: Proxy) -> None:
     assert_logged_in(cli(proxy))
+    line = proxy.wait_for_log(r"session .*outcome=ok")
+    assert f'user="{USER}"' in line and f'database="{DB}"' in line, line
 
 
 def test_pymysql_logs_in_with_no_password(proxy: Proxy) -> None:
