@@ -10,6 +10,9 @@ use mysql_common::constants::CapabilityFlags;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+/// The sequence id of the proxy's first packet upstream (the server's greeting is 0).
+const UPSTREAM_FIRST_SEQ: u8 = 1;
+
 /// The upstream connection, logged in.
 pub(crate) struct LoggedIn {
     pub stream: TlsStream<TcpStream>,
@@ -96,7 +99,7 @@ pub(super) async fn login(
             ),
         ));
     }
-    let (greeting, _offered) = handshake::client_greeting(&server, ctx.client_tls.is_some());
+    let (greeting, _) = handshake::client_greeting(&server, ctx.client_tls.is_some());
     client.nonce = server.nonce.clone();
     write_client(client, &greeting).await?;
 
@@ -165,7 +168,7 @@ pub(super) async fn login(
     let caps = handshake::upstream_capabilities(client.caps, server.capabilities());
     packet::write_packet(
         &mut tcp,
-        greeting_seq(),
+        UPSTREAM_FIRST_SEQ,
         &handshake::upstream_ssl_request(&response, caps),
     )
     .await
@@ -173,7 +176,7 @@ pub(super) async fn login(
     let mut stream = ctx.upstream.tls(tcp).await?;
     let token = ctx.tokens.token(&user).await?;
     let login = handshake::upstream_response(&response, caps, token.as_str());
-    packet::write_packet(&mut stream, greeting_seq() + 1, &login)
+    packet::write_packet(&mut stream, UPSTREAM_FIRST_SEQ + 1, &login)
         .await
         .map_err(upstream_io)?;
     drop(login);
@@ -183,11 +186,6 @@ pub(super) async fn login(
         caps,
         collation: response.collation(),
     })
-}
-
-/// The sequence id of the proxy's first packet upstream (after the greeting, id 0).
-fn greeting_seq() -> u8 {
-    1
 }
 
 /// The checks on the client before anything is sent for it: the user allow list, and with local
