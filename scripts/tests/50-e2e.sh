@@ -11,7 +11,8 @@
 # rest (200 logins from 8 processes, valgrind, the --watch schedule, latency, restarts).
 # IAM_TEST_TIER is set by scripts/test.sh; unset, everything runs. One check alone:
 #   .venv/bin/pytest tests/e2e -k NAME
-# The plugin under ASan (test_mysql_plugin_asan.py) runs in stage 44, which builds that library.
+# The plugin under ASan (test_mysql_plugin_asan.py) runs in stage 44, which builds that library;
+# the proxy's checks (test_proxy_*.py) in stage 52.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
@@ -21,4 +22,4 @@ cd "$ROOT"
 mapfile -t marker < <(tier_marker)
 isolated_aws_env "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider \
   --basetemp="$WORK/e2e-pytest" --durations=5 "${marker[@]}" \
-  --ignore=tests/e2e/test_mysql_plugin_asan.py tests/e2e
+  --ignore=tests/e2e/test_mysql_plugin_asan.py --ignore-glob='tests/e2e/test_proxy_*.py' tests/e2e

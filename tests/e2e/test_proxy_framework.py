@@ -16,7 +16,6 @@ import signal
 import socket
 import stat
 import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -25,12 +24,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import BIN, aws_env, demo_env, run, wait_until
+from conftest import BIN, aws_env, demo_env, have_ipv6_loopback, run
 from proxy_support import ProxyExited, proxy, start
 from trust_tls_fakes import Certs, FakePostgres
 
 RDS_HOST = "proxytest.cluster-abc123.us-east-1.rds.amazonaws.com"
 TIMEOUT = 10.0
+# Tests that leave a login hanging (the silent database) stop their proxy without waiting for
+# it: the drain itself has its own tests.
+QUICK_STOP = ("--shutdown-grace", "1s")
 
 
 # --- Clients by hand ---
@@ -209,18 +211,28 @@ sys.stdout.write(data.decode("latin-1"))
 """
 
 
-def test_allow_uid_refuses_a_client_running_as_another_user(open_dir, silent):
-    with proxy("postgres", f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
-               "--socket-mode", "0666", "--allow-uid", str(os.getuid()),
-               listen=f"unix:{open_dir}") as p:
+@pytest.mark.parametrize("engine", ["postgres", "mysql"])
+def test_allow_uid_refuses_a_client_running_as_another_user(open_dir, silent, engine):
+    listen = f"unix:{open_dir}" if engine == "postgres" else f"unix:{open_dir}/mysql.sock"
+    with proxy(engine, f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
+               "--socket-mode", "0666", "--allow-uid", str(os.getuid()), *QUICK_STOP,
+               listen=listen) as p:
         sock = p.listeners[0].socket
+        assert stat.S_IMODE(os.stat(sock).st_mode) == 0o666
         result = run(["runuser", "-u", "nobody", "--", "python3", "-c", NOBODY_CLIENT, sock],
                      env=aws_env(), timeout=TIMEOUT)
         assert result.returncode == 0, result.stderr
         nobody = int(run(["id", "-u", "nobody"], check=True).stdout)
-        # The refusal is a FATAL ErrorResponse with SQLSTATE 28000, sent before anything else.
-        assert result.stdout.startswith("E"), repr(result.stdout)
-        assert "C28000\0" in result.stdout and f"uid {nobody} may not use this proxy" in result.stdout
+        refusal = f"uid {nobody} may not use this proxy"
+        # The refusal is the protocol's error, sent before anything else: a FATAL
+        # ErrorResponse with SQLSTATE 28000, or an ERR packet 1045 in place of the greeting.
+        if engine == "postgres":
+            assert result.stdout.startswith("E"), repr(result.stdout)
+            assert "C28000\0" in result.stdout and refusal in result.stdout
+        else:
+            raw = result.stdout.encode("latin-1")
+            assert raw[4] == 0xFF and int.from_bytes(raw[5:7], "little") == 1045, raw
+            assert raw[7:].decode() == refusal
         line = p.wait_for_log("session ")
         assert f"uid={nobody}" in line and "outcome=refused reason=not_allowed" in line
         # The allowed uid gets past the framework: its session is still in the login (the
@@ -228,10 +240,23 @@ def test_allow_uid_refuses_a_client_running_as_another_user(open_dir, silent):
         c = socket.socket(socket.AF_UNIX)
         c.settimeout(TIMEOUT)
         c.connect(sock)
-        c.sendall(pg_startup("app"))
+        if engine == "postgres":
+            c.sendall(pg_startup("app"))
         time.sleep(0.3)
         assert len([l for l in p.log_lines() if "session " in l]) == 1, p.log()
         c.close()
+
+
+@pytest.mark.skipif(not have_ipv6_loopback(), reason="this machine has no ::1")
+def test_an_ipv6_loopback_listener_serves(silent):
+    with proxy("postgres", f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
+               "--user-allow", "app", listen="[::1]:0") as p:
+        assert p.address.startswith("[::1]:")
+        with socket.create_connection(("::1", p.port), timeout=TIMEOUT) as c:
+            c.settimeout(TIMEOUT)
+            c.sendall(pg_startup("other"))
+            assert read_pg_error(c)["C"] == "28000"
+        assert "client=[::1]:" in p.wait_for_log("session ")
 
 
 def test_user_allow_refusal_reaches_the_client_as_a_protocol_error(silent):
@@ -253,7 +278,7 @@ def test_user_allow_refusal_reaches_the_client_as_a_protocol_error(silent):
 @pytest.mark.parametrize("engine", ["postgres", "mysql"])
 def test_over_the_connection_limit_a_client_gets_its_protocols_error(silent, engine):
     with proxy(engine, f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST,
-               "--max-connections", "1") as p:
+               "--max-connections", "1", *QUICK_STOP) as p:
         held = connect(p.host, p.port)  # logs in for ever (the silent database)
         time.sleep(0.3)  # accepted: it holds the one slot
         with connect(p.host, p.port) as c:
@@ -381,7 +406,7 @@ signing_host = "{host}"
 def test_sighup_reload_adds_and_removes_listeners_and_a_bad_file_changes_nothing(tmp_path, silent):
     config = tmp_path / "proxy.toml"
     config.write_text(LISTENER.format(name="one", port=silent.port, host=RDS_HOST))
-    with proxy(None, None, "--config", config) as p:
+    with proxy(None, None, "--config", config, *QUICK_STOP) as p:
         one = p.listeners[0]
         assert one.name == "one"
         held = connect(one.host, one.port)  # a session on "one": it must survive the reload

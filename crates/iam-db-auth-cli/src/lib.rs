@@ -17,3 +17,6 @@ pub mod stdio;
 pub mod cli;
 #[forbid(unsafe_code)]
 pub mod pgpass;
+
+/// The proxy crate, for the fuzz targets of its parsers (fuzz/fuzz_targets/proxy_config.rs).
+pub use iam_db_auth_proxy as proxy;

@@ -125,6 +125,8 @@ pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The default process-wide connection limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// The largest connection limit (far above what one process's descriptors allow).
+pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 
 impl ListenerConfig {
     /// The target's host and port.
@@ -216,8 +218,11 @@ impl ProxyConfig {
         if self.listeners.is_empty() {
             return Err("no listener configured".into());
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "max_connections must be from 1 to {MAX_MAX_CONNECTIONS}, not {}",
+                self.max_connections
+            ));
         }
         let mut names = HashSet::new();
         let mut addresses = HashSet::new();
@@ -227,7 +232,9 @@ impl ProxyConfig {
             if !names.insert(&l.name) {
                 return Err(format!("two listeners are named '{}'", l.name));
             }
-            if !addresses.insert(l.listen.to_string()) {
+            // Port 0 (the kernel picks one) never collides.
+            let any_port = matches!(l.listen, ListenAddr::Tcp(a) if a.port() == 0);
+            if !any_port && !addresses.insert(l.listen.to_string()) {
                 return Err(format!("two listeners listen on {}", l.listen));
             }
         }
@@ -509,6 +516,11 @@ idle_timeout = "5m"
         let cases: &[(&str, &str, &str)] = &[
             ("max_connections = \"x\"\n", "line 1", "invalid type"),
             (
+                "max_connections = 0\n[[listener]]\nengine = \"mysql\"\nlisten = \"127.0.0.1:1\"\ntarget = \"h:1\"\n",
+                "",
+                "from 1 to",
+            ),
+            (
                 "\n\n[[listener]]\nengine = \"oracle\"\nlisten = \"127.0.0.1:1\"\ntarget = \"h:1\"\n",
                 "line 3",
                 "not an engine",
@@ -540,6 +552,36 @@ idle_timeout = "5m"
             assert!(e.contains(line), "{text:?}: {e}");
             assert!(e.contains(words), "{text:?}: {e}");
         }
+    }
+
+    /// The files users copy from: examples/proxy/proxy.toml and docs/proxy.md's schema.
+    #[test]
+    fn the_documented_files_parse() {
+        let example = parse_file(include_str!("../../../examples/proxy/proxy.toml")).unwrap();
+        assert_eq!(example.listeners.len(), 2);
+        let doc = include_str!("../../../docs/proxy.md");
+        let start = doc
+            .find("```toml\n")
+            .expect("docs/proxy.md has a TOML example")
+            + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let documented = parse_file(&doc[start..end]).unwrap();
+        assert_eq!(documented.listeners.len(), 2);
+        assert_eq!(documented.listeners[0].allow_uid, vec![1000, 1001]);
+    }
+
+    #[test]
+    fn a_listener_beyond_loopback_needs_local_auth_and_client_tls() {
+        let base = "[[listener]]\nengine = \"postgres\"\nlisten = \"192.0.2.10:5432\"\ntarget = \"h:5432\"\n";
+        let auth = "local_auth = \"/etc/iam/users\"\n";
+        let tls = "tls_cert = \"/etc/iam/c.pem\"\ntls_key = \"/etc/iam/k.pem\"\n";
+        assert!(parse_file(base).is_err());
+        assert!(parse_file(&format!("{base}{auth}")).is_err());
+        assert!(parse_file(&format!("{base}{tls}")).is_err());
+        assert!(parse_file(&format!("{base}{auth}{tls}")).is_ok());
+        let half_tls = "tls_cert = \"/etc/iam/c.pem\"\n";
+        let e = parse_file(&format!("[[listener]]\nengine = \"mysql\"\nlisten = \"127.0.0.1:1\"\ntarget = \"h:1\"\n{half_tls}")).unwrap_err();
+        assert!(e.contains("both tls_cert and tls_key"), "{e}");
     }
 
     #[test]
