@@ -3,7 +3,9 @@
 //! response read, the upstream handshake response carrying the token, the server's answers
 //! sorted, and COM_CHANGE_USER read. mysql_common does the packet layouts; this module decides.
 
-use mysql_common::constants::CapabilityFlags;
+/// The capability flags, for callers of this module (the fuzz target reaches the proxy crate
+/// through the CLI's re-export and has no mysql_common of its own).
+pub use mysql_common::constants::CapabilityFlags;
 use mysql_common::io::{BufMutExt, ParseBuf};
 use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
 use mysql_common::proto::MySerialize;
