@@ -329,7 +329,7 @@ def test_mariadb_connector_j(proxy: Proxy, tmp_path: Path) -> None:
 
 @pytest.mark.deep
 def test_long_tokens_from_session_credentials(mariadb: StandIn, start_proxy) -> None:
-    """A session token of 2,000 characters makes a token of about 2,900 bytes: longer than the
+    """A session token of 2,000 characters makes a token of about 2,500 bytes: longer than the
     255 bytes of a plain auth response, so it must travel as length-encoded data."""
     with temporary_key(mariadb, session_token=random_text(2000)) as key:
         proxy = start_proxy(env=key.env(AWS_REGION=REGION))
