@@ -184,10 +184,21 @@ pub fn upstream_capabilities(client: CapabilityFlags, server: CapabilityFlags) -
 }
 
 /// The SSLRequest the proxy sends upstream (the first 32 bytes of its handshake response).
+/// Its capabilities are the handshake response's, so the server sees one set.
 pub fn upstream_ssl_request(response: &HandshakeResponse<'_>, caps: CapabilityFlags) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
-    head(response, caps, &mut out);
+    head(response, with_db_flag(response, caps), &mut out);
     out
+}
+
+/// `CLIENT_CONNECT_WITH_DB` exactly when the client named a database.
+fn with_db_flag(response: &HandshakeResponse<'_>, caps: CapabilityFlags) -> CapabilityFlags {
+    let mut caps = caps;
+    caps.set(
+        CapabilityFlags::CLIENT_CONNECT_WITH_DB,
+        response.db_name().is_some_and(|d| !d.is_empty()),
+    );
+    caps
 }
 
 fn head(response: &HandshakeResponse<'_>, caps: CapabilityFlags, out: &mut Vec<u8>) {
@@ -212,11 +223,7 @@ pub fn upstream_response(
     caps: CapabilityFlags,
     token: &str,
 ) -> Zeroizing<Vec<u8>> {
-    let mut caps = caps;
-    caps.set(
-        CapabilityFlags::CLIENT_CONNECT_WITH_DB,
-        response.db_name().is_some_and(|d| !d.is_empty()),
-    );
+    let caps = with_db_flag(response, caps);
     let mut out = Zeroizing::new(Vec::with_capacity(256 + token.len()));
     head(response, caps, &mut out);
     out.extend_from_slice(response.user());
@@ -452,6 +459,10 @@ pub fn switch_to_native(nonce: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn greeting_caps() -> CapabilityFlags {
+        parse_server_greeting(&greeting()).unwrap().capabilities()
+    }
+
     /// A MariaDB 10.11 greeting, as the stand-in sends it.
     fn greeting() -> Vec<u8> {
         let caps = CapabilityFlags::CLIENT_PROTOCOL_41
@@ -544,6 +555,37 @@ mod tests {
                 .capabilities()
                 .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
         );
+        assert_eq!(&upstream_ssl_request(&r, caps)[..], &up[..32]);
+    }
+
+    #[test]
+    fn the_ssl_request_names_the_same_capabilities_as_the_login() {
+        // fuzz/regressions/proxy_mysql: a response without a database (CLIENT_CONNECT_WITH_DB
+        // off) and upstream capabilities with it on gave an SSLRequest and a login that differ.
+        let mut raw = response(
+            CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_SECURE_CONNECTION,
+        );
+        let ClientHello::Response(r) = parse_client_hello(&raw).unwrap() else {
+            panic!("not a response")
+        };
+        let caps = upstream_capabilities(r.capabilities(), greeting_caps())
+            | CapabilityFlags::CLIENT_CONNECT_WITH_DB;
+        let without_db = HandshakeResponse::new(
+            None::<Vec<u8>>,
+            (10, 11, 6),
+            Some(r.user().to_vec()),
+            None::<Vec<u8>>,
+            Some(AuthPlugin::MysqlNativePassword),
+            r.capabilities(),
+            None,
+            1 << 24,
+        );
+        raw.clear();
+        without_db.serialize(&mut raw);
+        let ClientHello::Response(r) = parse_client_hello(&raw).unwrap() else {
+            panic!("not a response")
+        };
+        let up = upstream_response(&r, caps, "t");
         assert_eq!(&upstream_ssl_request(&r, caps)[..], &up[..32]);
     }
 
