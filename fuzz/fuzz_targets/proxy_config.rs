@@ -14,6 +14,16 @@ use iam_db_auth_cli::proxy::context::parse_local_users;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
 
+/// The fixed text of the password file's messages.
+const FIXED_WORDS: [&str; 6] = [
+    "line ",
+    ": expected user:password",
+    ": empty user or password",
+    ": user '",
+    "' is listed twice",
+    "no user:password line",
+];
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -43,8 +53,14 @@ fuzz_target!(|data: &[u8]| {
     match parse_local_users(text) {
         Ok(_) => {}
         Err(message) => {
-            // A password is everything after a line's first colon; none may be quoted back
-            // (unless the same text is also a user name or the fixed words of a message).
+            // A password is everything after a line's first colon; none may be quoted back.
+            // The message's variable parts are its line number and a user name, so only what
+            // is left once the fixed words are taken out is searched (a "password" that is a
+            // piece of those words, or of a user name, proves nothing).
+            let mut variable = message.clone();
+            for w in FIXED_WORDS {
+                variable = variable.replace(w, "\u{0}");
+            }
             for line in text.lines() {
                 if let Some((_, password)) = line.split_once(':') {
                     let users_hold_it = text
@@ -52,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
                         .any(|l| l.split(':').next().is_some_and(|u| u.contains(password)));
                     if password.trim().len() >= 8 && !users_hold_it {
                         assert!(
-                            !message.contains(password),
+                            !variable.contains(password),
                             "a password file error quoted a password: {message:?}"
                         );
                     }

@@ -12,7 +12,9 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 
-[[ -x "$BIN" && -f "$LIB" ]] || cargo build --release --locked --quiet || die "release build failed"
+# A release binary from before the proxy existed would fail every check: rebuild it then.
+{ [[ -x "$BIN" && -f "$LIB" ]] && "$BIN" proxy --help >/dev/null 2>&1; } \
+  || cargo build --release --locked --quiet || die "release build failed"
 [[ -x "$VENV/bin/python" ]] || die "no Python venv: run scripts/setup.sh"
 mapfile -t marker < <(tier_marker)
 isolated_aws_env "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider \

@@ -28,6 +28,8 @@ from conftest import BIN, aws_env, demo_env, have_ipv6_loopback, run
 from proxy_support import ProxyExited, proxy, start
 from trust_tls_fakes import Certs, FakePostgres
 
+pytest_plugins = ["pg_support"]
+
 RDS_HOST = "proxytest.cluster-abc123.us-east-1.rds.amazonaws.com"
 TIMEOUT = 10.0
 # Tests that leave a login hanging (the silent database) stop their proxy without waiting for
@@ -393,6 +395,27 @@ def test_sigterm_with_sessions_that_end_in_the_grace_exits_when_they_end(silent)
             p.process.wait(timeout=10)
 
 
+def test_a_second_sigterm_closes_sessions_at_once(silent):
+    p = start("--engine", "postgres", "--listen", "127.0.0.1:0", "--target",
+              f"127.0.0.1:{silent.port}", "--signing-host", RDS_HOST, "--shutdown-grace", "60s")
+    try:
+        held = connect(p.host, p.port)
+        held.sendall(b"\0")
+        time.sleep(0.2)
+        p.signal(signal.SIGTERM)
+        p.wait_for_log("waiting up to 60s for 1 session")
+        started = time.monotonic()
+        p.signal(signal.SIGTERM)
+        status = p.process.wait(timeout=15)
+        assert status == 0 and time.monotonic() - started < 3.0, p.log()
+        assert "closing 1 session(s) still open" in p.log()
+        held.close()
+    finally:
+        if p.process.poll() is None:
+            p.process.kill()
+            p.process.wait(timeout=10)
+
+
 LISTENER = """
 [[listener]]
 name = "{name}"
@@ -435,6 +458,31 @@ def test_sighup_reload_adds_and_removes_listeners_and_a_bad_file_changes_nothing
         assert p.stop() == 0
 
 
+def test_sighup_reads_the_files_of_a_kept_listener_again(tmp_path, silent):
+    users = tmp_path / "users"
+    users.write_text("app:first-password\n")
+    users.chmod(0o600)
+    config = tmp_path / "proxy.toml"
+    config.write_text(LISTENER.format(name="one", port=silent.port, host=RDS_HOST)
+                      + f'local_auth = "{users}"\n')
+    with proxy(None, None, "--config", config, *QUICK_STOP) as p:
+        one = p.listeners[0]
+        # The same settings, a password file now others can read: the reload reads it again
+        # and refuses it; the listener stays as it was.
+        users.chmod(0o644)
+        p.signal(signal.SIGHUP)
+        line = p.wait_for_log("reload failed")
+        assert "can be read by others" in line and "first-password" not in p.log(), line
+        connect(one.host, one.port).close()
+        users.write_text("app:second-password\n")
+        users.chmod(0o600)
+        p.signal(signal.SIGHUP)
+        p.wait_for_log("reloaded: 1 listener")
+        assert "stopped accepting" not in p.log(), "an unchanged listener was restarted"
+        connect(one.host, one.port).close()
+        assert p.stop() == 0
+
+
 # --- Bad configuration ---
 
 
@@ -472,3 +520,50 @@ def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     result = run([BIN, "proxy", "--config", fifo], env=demo_env(), timeout=TIMEOUT)
     assert result.returncode == 2 and "regular file" in result.stderr, result.stderr
+
+
+# --- A real login (the PostgreSQL module against the stand-in): idle bound, log, token counts ---
+
+
+def pg_until_ready(c: socket.socket) -> int:
+    """Reads messages until ReadyForQuery; the bytes read."""
+    read = 0
+    while True:
+        tag = recv_exact(c, 1)
+        (length,) = struct.unpack("!I", recv_exact(c, 4))
+        body = recv_exact(c, length - 4)
+        read += 1 + length
+        assert tag != b"E", f"error: {body!r}"
+        if tag == b"Z":
+            return read
+
+
+def test_an_idle_session_is_closed_and_logins_count_tokens_signed_and_reused(pg):
+    with proxy("postgres", f"127.0.0.1:{pg.port}", "--signing-host", pg.rds_host,
+               "--signing-port", "5432", "--region", pg.region, "--ca", pg.ca,
+               "--idle-timeout", "1s", "--http", "127.0.0.1:0", env=pg.env()) as p:
+        port = http_port(p)
+        for n in (1, 2):
+            with connect(p.host, p.port) as c:
+                c.sendall(pg_startup(pg.user, pg.db))
+                pg_until_ready(c)
+                query = b"SELECT 1\0"
+                sent = 1 + 4 + len(query)
+                c.sendall(b"Q" + struct.pack("!I", 4 + len(query)) + query)
+                got = pg_until_ready(c)  # what the relay carried back
+                started = time.monotonic()
+                assert c.recv(100) == b"", "the proxy did not close the idle session"
+                idle = time.monotonic() - started
+                assert 0.9 <= idle < 3.0, f"closed after {idle:.2f} s idle with a 1 s bound"
+            line = p.wait_for_log("session ", count=n)
+            assert f'user="{pg.user}"' in line and f'database="{pg.db}"' in line, line
+            # The relay's bytes (the login's are the protocol module's, not counted).
+            assert f"bytes_from_client={sent} bytes_to_client={got} " in line, line
+            assert "outcome=ok" in line, line
+        status, text = http_get(port, "/metrics")
+        # Two logins of one user within the token's cache window: one signature, one reuse.
+        assert metric(text, "iam_db_auth_proxy_tokens_signed_total") == 1
+        assert metric(text, "iam_db_auth_proxy_token_cache_hits_total") == 1
+        assert metric(text, "iam_db_auth_proxy_sessions_total") == 2
+        assert metric(text, 'iam_db_auth_proxy_bytes_total{direction="to_client"}') == 2 * got
+        assert "X-Amz-Signature" not in p.log()

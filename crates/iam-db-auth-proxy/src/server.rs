@@ -147,6 +147,9 @@ impl Shared {
 struct Running {
     config: ListenerConfig,
     stop: watch::Sender<bool>,
+    /// The context new sessions get: a reload that keeps the listener replaces it (files
+    /// re-read), sessions already running keep theirs.
+    unit: watch::Sender<Arc<ListenerUnit>>,
     task: JoinHandle<()>,
 }
 
@@ -267,7 +270,9 @@ fn set_ready_target(shared: &Shared, config: &ProxyConfig) {
 }
 
 /// Re-reads the file: a bad file keeps everything as it is; otherwise listeners removed or
-/// changed stop accepting (their sessions go on), new or changed ones start.
+/// changed stop accepting (their sessions go on), new or changed ones start, and unchanged
+/// ones get a context built afresh (the CA, certificate, key and password files re-read: a
+/// rotated certificate or password takes effect) with the same token source and cancel keys.
 async fn reload(
     source: &ConfigSource,
     current: &mut ProxyConfig,
@@ -283,14 +288,21 @@ async fn reload(
             return;
         }
     };
-    // Build every new or changed listener's context first: any failure keeps the old config.
+    // Build every listener's context first: any failure keeps the old config.
     let mut to_start = Vec::new();
+    let mut to_refresh = Vec::new();
     for l in &new.listeners {
-        if running.get(&l.name).is_some_and(|r| r.config == *l) {
-            continue;
-        }
+        let kept = running.get(&l.name).filter(|r| r.config == *l);
         match context::build(l) {
-            Ok(ctx) => to_start.push((l.clone(), ctx)),
+            Ok(mut ctx) => match kept {
+                Some(r) => {
+                    let old = r.unit.borrow().clone();
+                    ctx.tokens = old.ctx.tokens.clone();
+                    ctx.cancel_keys = old.ctx.cancel_keys.clone();
+                    to_refresh.push((l.name.clone(), ListenerUnit::new(l, ctx)));
+                }
+                None => to_start.push((l.clone(), ctx)),
+            },
             Err(e) => {
                 log::error(&format!(
                     "reload failed, the running configuration stays: listener '{}': {e}",
@@ -322,6 +334,11 @@ async fn reload(
     for name in stopping {
         if let Some(r) = running.remove(&name) {
             stop_listener(&name, r, shared).await;
+        }
+    }
+    for (name, unit) in to_refresh {
+        if let Some(r) = running.get(&name) {
+            let _ = r.unit.send(Arc::new(unit));
         }
     }
     let mut missing = 0;
@@ -395,16 +412,13 @@ fn start_listener(
         },
     ));
     let (stop, stop_rx) = watch::channel(false);
-    let unit = Arc::new(ListenerUnit {
-        name: config.name.clone(),
-        ctx,
-        allow_uid: config.allow_uid.clone(),
-    });
-    let task = tokio::spawn(accept_loop(listener, unit, shared.clone(), stop_rx));
+    let (unit, unit_rx) = watch::channel(Arc::new(ListenerUnit::new(config, ctx)));
+    let task = tokio::spawn(accept_loop(listener, unit_rx, shared.clone(), stop_rx));
     shared.metrics.listeners.fetch_add(1, Ordering::SeqCst);
     Ok(Running {
         config: config.clone(),
         stop,
+        unit,
         task,
     })
 }
@@ -416,9 +430,19 @@ struct ListenerUnit {
     allow_uid: Vec<u32>,
 }
 
+impl ListenerUnit {
+    fn new(config: &ListenerConfig, ctx: SessionContext) -> Self {
+        ListenerUnit {
+            name: config.name.clone(),
+            ctx,
+            allow_uid: config.allow_uid.clone(),
+        }
+    }
+}
+
 async fn accept_loop(
     listener: Listener,
-    unit: Arc<ListenerUnit>,
+    unit: watch::Receiver<Arc<ListenerUnit>>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -426,10 +450,14 @@ async fn accept_loop(
         tokio::select! {
             _ = until_set(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => spawn_session(stream, peer, unit.clone(), shared.clone()),
+                Ok((stream, peer)) => {
+                    let current = unit.borrow().clone();
+                    spawn_session(stream, peer, current, shared.clone());
+                }
                 Err(e) => {
                     // Out of descriptors or a client gone before accept: say it, pause, go on.
-                    log::warn(&format!("listener '{}': accept failed: {e}", unit.name));
+                    let name = unit.borrow().name.clone();
+                    log::warn(&format!("listener '{name}': accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
