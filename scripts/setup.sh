@@ -8,6 +8,10 @@ source "$(dirname "$0")/lib.sh"
 APT_PACKAGES=(
   build-essential pkg-config valgrind golang-go python3-venv python3-dev
   mariadb-server mariadb-client libmariadb-dev libpam0g-dev libclang-dev
+  # The proxy's MySQL clients (tests/e2e/test_proxy_mysql.py): PHP PDO_mysql (mysqlnd),
+  # MariaDB Connector/J (Debian's jar) on a headless JRE, node mysql2 (npm ci in
+  # tests/e2e/clients/node-mysql).
+  php-cli php-mysql libmariadb-java default-jre-headless nodejs
   postgresql postgresql-client libpq-dev openssl
   clang libclang-rt-14-dev gdb
   procps util-linux  # the stand-ins: pgrep, runuser, setsid
