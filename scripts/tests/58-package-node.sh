@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# tier: fast deep
+# tier: deep
 # The npm package (bindings/node) as a user gets it: `npm install` of the packed tarball into a
 # fresh app with node-postgres and mysql2 from npm, then node's test runner.
-#   fast: the package built with the host toolchain (scripts/package.sh node --quick): tokens
+#   fast (run alone, IAM_TEST_TIER=fast; the suite runs the deep part only, which repeats these
+#         checks on the release package: the addon build costs the fast tier 1.5 minutes):
+#         the package built with the host toolchain (scripts/package.sh node --quick): tokens
 #         sync and async, typed failures (each concurrent promise its own), the CA lookup, and a
 #         fake server with a self-signed certificate that gets no token from either recipe,
 #         whatever `ssl` the caller passed (with a control: the fake captures a token the driver
