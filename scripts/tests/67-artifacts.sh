@@ -245,5 +245,9 @@ done
 
 say "SHA256SUMS"
 (cd "$DIST" && sha256sum -c --quiet SHA256SUMS) || die "SHA256SUMS does not verify"
-[[ "$(wc -l <"$DIST/SHA256SUMS")" -ge 6 ]] || die "SHA256SUMS lists fewer than the 6 release files"
+for f in "$DIST"/*.tar.gz "$DIST"/*.deb "$DIST"/*.rpm; do
+  grep -q "  $(basename "$f")\$" "$DIST/SHA256SUMS" || die "SHA256SUMS does not list $(basename "$f")"
+done
+sums=$((3 * ${#targets[@]}))  # a tarball, a .deb and an .rpm per target
+[[ "$(wc -l <"$DIST/SHA256SUMS")" -ge "$sums" ]] || die "SHA256SUMS lists fewer than the $sums release files"
 say "release artifacts: ok ($(( $(date +%s) - start )) s)"
