@@ -27,6 +27,25 @@ known_target() {
   die "unknown target '$1' (known: ${RELEASE_TARGETS[*]})"
 }
 
+# The `--target T|all` (or `--target=T`) arguments of artifact script NAME, into the array
+# `targets`; the DEFAULT targets when none is given: parse_targets NAME DEFAULT... -- "$@"
+parse_targets() {
+  local name="$1"; shift
+  local defaults=()
+  while (($#)) && [[ "$1" != -- ]]; do defaults+=("$1"); shift; done
+  (($#)) && shift
+  targets=()
+  while (($#)); do
+    case "$1" in
+      --target) (($# >= 2)) || die "--target needs a value"
+        if [[ "$2" == all ]]; then targets+=("${RELEASE_TARGETS[@]}"); else targets+=("$2"); fi; shift 2 ;;
+      --target=*) targets+=("${1#--target=}"); shift ;;
+      *) die "usage: scripts/package.sh $name [--target T|all]..." ;;
+    esac
+  done
+  ((${#targets[@]})) || targets=("${defaults[@]}")
+}
+
 # Makes cargo-zigbuild (the pinned version) and zig usable; installs cargo-zigbuild if missing.
 ensure_zigbuild() {
   "$VENV/bin/python" -c 'import ziglang' 2>/dev/null ||

@@ -19,15 +19,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 command -v dpkg-deb >/dev/null || die "needs dpkg-deb (Debian's dpkg)"
 
-targets=()
-while (($#)); do
-  case "$1" in
-    --target) (($# >= 2)) || die "--target needs a value"
-      if [[ "$2" == all ]]; then targets+=("${RELEASE_TARGETS[@]}"); else targets+=("$2"); fi; shift 2 ;;
-    *) die "usage: scripts/package.sh deb [--target T|all]..." ;;
-  esac
-done
-((${#targets[@]})) || targets=("${RELEASE_TARGETS[@]}")
+parse_targets deb "${RELEASE_TARGETS[@]}" -- "$@"
 
 epoch="$(source_date_epoch)"
 major="${VERSION%%.*}"

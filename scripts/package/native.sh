@@ -16,16 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-targets=()
-while (($#)); do
-  case "$1" in
-    --target) (($# >= 2)) || die "--target needs a value"
-      if [[ "$2" == all ]]; then targets+=("${RELEASE_TARGETS[@]}"); else targets+=("$2"); fi; shift 2 ;;
-    --target=*) targets+=("${1#--target=}"); shift ;;
-    *) die "usage: scripts/package.sh native [--target T|all]..." ;;
-  esac
-done
-((${#targets[@]})) || targets=(x86_64-unknown-linux-gnu)
+parse_targets native x86_64-unknown-linux-gnu -- "$@"
 
 for target in "${targets[@]}"; do
   zig_build "$target"

@@ -19,15 +19,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 command -v rpmbuild >/dev/null || die "needs rpmbuild (Debian: apt-get install rpm)"
 
-targets=()
-while (($#)); do
-  case "$1" in
-    --target) (($# >= 2)) || die "--target needs a value"
-      if [[ "$2" == all ]]; then targets+=("${RELEASE_TARGETS[@]}"); else targets+=("$2"); fi; shift 2 ;;
-    *) die "usage: scripts/package.sh rpm [--target T|all]..." ;;
-  esac
-done
-((${#targets[@]})) || targets=("${RELEASE_TARGETS[@]}")
+parse_targets rpm "${RELEASE_TARGETS[@]}" -- "$@"
 
 epoch="$(source_date_epoch)"
 major="${VERSION%%.*}"

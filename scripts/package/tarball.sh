@@ -12,15 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-targets=()
-while (($#)); do
-  case "$1" in
-    --target) (($# >= 2)) || die "--target needs a value"
-      if [[ "$2" == all ]]; then targets+=("${RELEASE_TARGETS[@]}"); else targets+=("$2"); fi; shift 2 ;;
-    *) die "usage: scripts/package.sh tarball [--target T|all]..." ;;
-  esac
-done
-((${#targets[@]})) || targets=("${RELEASE_TARGETS[@]}")
+parse_targets tarball "${RELEASE_TARGETS[@]}" -- "$@"
 
 epoch="$(source_date_epoch)"
 for target in "${targets[@]}"; do
