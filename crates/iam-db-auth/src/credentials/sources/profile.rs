@@ -75,25 +75,14 @@ fn inspect(
     files: &aws_config::profile::profile_file::ProfileFiles,
     profile: Option<&str>,
 ) -> Selected {
-    const BEFORE_PROCESS: [&str; 10] = [
-        "role_arn",
-        "credential_source",
-        "web_identity_token_file",
-        "sso_account_id",
-        "sso_region",
-        "sso_role_name",
-        "sso_start_url",
-        "sso_session",
-        "login_session",
-        "source_profile",
-    ];
     let Some(set) = parse(files, profile) else {
         return Selected::default();
     };
     let Some(section) = set.get_profile(set.selected_profile()) else {
         return Selected::default();
     };
-    let process = if BEFORE_PROCESS.iter().any(|key| section.get(key).is_some()) {
+    // A role or another source comes before a profile's own process in aws-config's order.
+    let process = if has_any(section, &[&ROLE_CHAIN, &OTHER_SOURCES]) {
         None
     } else {
         section.get("credential_process").map(str::to_string)
@@ -103,6 +92,38 @@ fn inspect(
         token_file: section.get("web_identity_token_file").map(str::to_string),
         chained_process: chained::find(&set, section),
     }
+}
+
+/// Settings that give a profile its credentials from a source other than its own keys, a role on
+/// another profile or a `credential_process`.
+const OTHER_SOURCES: [&str; 8] = [
+    "credential_source",
+    "web_identity_token_file",
+    "sso_account_id",
+    "sso_region",
+    "sso_role_name",
+    "sso_start_url",
+    "sso_session",
+    "login_session",
+];
+
+/// Settings that make a profile a role assumed with another profile's credentials.
+const ROLE_CHAIN: [&str; 2] = ["role_arn", "source_profile"];
+
+/// A profile's own keys.
+const STATIC_KEYS: [&str; 3] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
+
+/// Whether `profile` sets any of the keys in `lists`.
+#[allow(deprecated)] // aws-config's alias of aws-runtime's `Profile`
+fn has_any(profile: &aws_config::profile::Profile, lists: &[&[&str]]) -> bool {
+    lists
+        .iter()
+        .flat_map(|keys| keys.iter())
+        .any(|key| profile.get(key).is_some())
 }
 
 /// The profiles in `files` (contents only: the parser reads no file, so it answers on the first

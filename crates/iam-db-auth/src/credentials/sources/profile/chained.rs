@@ -10,6 +10,7 @@
 //! has `credential_process` and nothing else that makes credentials. Anything else stays as
 //! aws-config reads it, and so does a chain whose rewrite does not read back as intended.
 
+use super::{OTHER_SOURCES, ROLE_CHAIN, STATIC_KEYS, has_any};
 use crate::credentials::files::SharedContents;
 
 /// The name of our provider as a `credential_source` (aws-config compares them lower-cased).
@@ -17,38 +18,6 @@ pub(super) const PROVIDER_NAME: &str = "iamdbauthcredentialprocess";
 
 /// At most this many roles between the selected profile and the base.
 const MAX_HOPS: usize = 8;
-
-/// Keys that make a hop something other than a plain role on a `source_profile`.
-const NOT_IN_A_HOP: [&str; 11] = [
-    "credential_source",
-    "credential_process",
-    "web_identity_token_file",
-    "sso_account_id",
-    "sso_region",
-    "sso_role_name",
-    "sso_start_url",
-    "sso_session",
-    "login_session",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-];
-
-/// Keys that make a base something other than a plain `credential_process`.
-const NOT_IN_THE_BASE: [&str; 13] = [
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "web_identity_token_file",
-    "sso_account_id",
-    "sso_region",
-    "sso_role_name",
-    "sso_start_url",
-    "sso_session",
-    "login_session",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-];
 
 /// A chain ending in a `credential_process`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +37,14 @@ pub(super) fn find(
     let mut hop = selected;
     let mut seen: Vec<&str> = Vec::new();
     for _ in 0..MAX_HOPS {
-        if hop.get("role_arn").is_none() || NOT_IN_A_HOP.iter().any(|k| hop.get(k).is_some()) {
+        // A hop is a plain role on a source profile: no other source, no process, no keys of
+        // its own (aws-config would prefer those).
+        if hop.get("role_arn").is_none()
+            || has_any(
+                hop,
+                &[&OTHER_SOURCES, &["credential_process"], &STATIC_KEYS[..2]],
+            )
+        {
             return None;
         }
         let next_name = hop.get("source_profile")?;
@@ -81,7 +57,8 @@ pub(super) fn find(
             hop = next;
             continue;
         }
-        if NOT_IN_THE_BASE.iter().any(|k| next.get(k).is_some()) {
+        // The base makes credentials only with its process.
+        if has_any(next, &[&ROLE_CHAIN, &OTHER_SOURCES, &STATIC_KEYS]) {
             return None;
         }
         return Some(ChainedProcess {
