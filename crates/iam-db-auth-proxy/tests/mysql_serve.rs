@@ -4,9 +4,6 @@
 //! real server and real clients: tests/e2e/test_proxy_mysql.py.)
 
 use iam_db_auth_proxy::mysql;
-use iam_db_auth_proxy::postgres::CancelKeys;
-use iam_db_auth_proxy::tokens::{SigningTarget, TokenSource};
-use iam_db_auth_proxy::upstream::Upstream;
 use iam_db_auth_proxy::{Engine, Failure, FailureKind, SessionContext, SessionReport};
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::packets::{AuthPlugin, HandshakePacket, HandshakeResponse};
@@ -16,38 +13,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 
-const SIGNING_HOST: &str = "mydb.c9akciq32.us-east-1.rds.amazonaws.com";
+mod common;
+use common::closed_port;
 
 fn context(target: &str) -> SessionContext {
-    SessionContext {
-        engine: Engine::Mysql,
-        upstream: Arc::new(
-            Upstream::new(target, SIGNING_HOST, None)
-                .unwrap()
-                .with_timeouts(Duration::from_secs(2), Duration::from_secs(2)),
-        ),
-        tokens: Arc::new(TokenSource::new(SigningTarget {
-            host: SIGNING_HOST.into(),
-            port: 3306,
-            region: Some("us-east-1".into()),
-            profile: None,
-        })),
-        client_tls: None,
-        require_client_tls: false,
-        local_users: None,
-        user_allow: Arc::new(Vec::new()),
-        login_timeout: Duration::from_secs(5),
-        idle_timeout: None,
-        cancel_keys: Arc::new(CancelKeys::default()),
-    }
-}
-
-/// A port nothing listens on.
-async fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
-    addr
+    common::context(Engine::Mysql, target)
 }
 
 fn server_caps(tls: bool) -> CapabilityFlags {

@@ -5,9 +5,7 @@
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
-use iam_db_auth_proxy::postgres::{self, CancelKeys};
-use iam_db_auth_proxy::tokens::{SigningTarget, TokenSource};
-use iam_db_auth_proxy::upstream::Upstream;
+use iam_db_auth_proxy::postgres;
 use iam_db_auth_proxy::{Engine, FailureKind, SessionContext, SessionReport};
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
@@ -16,38 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 
-const SIGNING_HOST: &str = "mydb.c9akciq32.us-east-1.rds.amazonaws.com";
+mod common;
+use common::closed_port;
 
 fn context(target: &str) -> SessionContext {
-    SessionContext {
-        engine: Engine::Postgres,
-        upstream: Arc::new(
-            Upstream::new(target, SIGNING_HOST, None)
-                .unwrap()
-                .with_timeouts(Duration::from_secs(2), Duration::from_secs(2)),
-        ),
-        tokens: Arc::new(TokenSource::new(SigningTarget {
-            host: SIGNING_HOST.into(),
-            port: 5432,
-            region: Some("us-east-1".into()),
-            profile: None,
-        })),
-        client_tls: None,
-        require_client_tls: false,
-        local_users: None,
-        user_allow: Arc::new(Vec::new()),
-        login_timeout: Duration::from_secs(5),
-        idle_timeout: None,
-        cancel_keys: Arc::new(CancelKeys::default()),
-    }
-}
-
-/// A port nothing listens on.
-async fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
-    addr
+    common::context(Engine::Postgres, target)
 }
 
 /// Runs `serve` against a client that writes `client_bytes` and reads everything back.
